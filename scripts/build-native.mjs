@@ -1,0 +1,1 @@
+// Placeholder until the native addon lands (issue 4): nothing to build yet.
