@@ -25,6 +25,7 @@
  */
 import fs from 'node:fs';
 import { AtomicFileWriter } from './atomic.js';
+import { bf16ToF32, f16ToF32 } from '../tensor/half.js';
 
 /** The dtypes fintune reads and writes (a subset of the format's: no U16/U32/U64 or FP8). */
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
@@ -459,9 +460,9 @@ export function toFloat32(data: RawTensorData, dtype: SafetensorsDtype): Float32
     case 'F64':
       return Float32Array.from(data as Float64Array);
     case 'BF16':
-      return bf16BitsToF32(data as Uint16Array);
+      return bf16ToF32(data as Uint16Array);
     case 'F16':
-      return f16BitsToF32(data as Uint16Array);
+      return f16ToF32(data as Uint16Array);
     default:
       throw new Error(`toFloat32: dtype ${dtype} is not a floating-point dtype`);
   }
@@ -505,30 +506,6 @@ export function toInt64(data: ArrayLike<number> | RawTensorData, dtype?: Safeten
   const src = data as ArrayLike<number>;
   const out = new BigInt64Array(src.length);
   for (let i = 0; i < src.length; i++) out[i] = BigInt(src[i]!);
-  return out;
-}
-
-// Local converters so this module does not depend on the tensor package's load order; half.ts has the
-// general in/out versions (same results, same rounding).
-function bf16BitsToF32(src: Uint16Array): Float32Array {
-  const out = new Float32Array(src.length);
-  const bits = new Uint32Array(out.buffer);
-  for (let i = 0; i < src.length; i++) bits[i] = src[i]! << 16;
-  return out;
-}
-
-function f16BitsToF32(src: Uint16Array): Float32Array {
-  const out = new Float32Array(src.length);
-  const bits = new Uint32Array(out.buffer);
-  for (let i = 0; i < src.length; i++) {
-    const h = src[i]!;
-    const sign = (h & 0x8000) << 16;
-    const exp = (h >>> 10) & 0x1f;
-    const man = h & 0x3ff;
-    if (exp === 0x1f) bits[i] = sign | 0x7f800000 | (man << 13);
-    else if (exp !== 0) bits[i] = sign | ((exp + 112) << 23) | (man << 13);
-    else out[i] = (sign ? -man : man) * 5.960464477539063e-8; // subnormal: man × 2^-24, exact in f32
-  }
   return out;
 }
 
