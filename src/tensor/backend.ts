@@ -53,6 +53,7 @@ export interface GemmParams {
    * A_b starts at aOff + b*strideA; when transA is false A_b is stored M×K with row stride lda, else K×M with
    * row stride lda. Same for B (K×N or N×K). strideX may be 0 to broadcast one matrix over the batch.
    * beta = 0 means C is overwritten (its old contents, even NaN, are ignored).
+   * C must not overlap A or B.
    */
   transA: boolean;
   transB: boolean;
@@ -124,13 +125,18 @@ export interface Backend {
   gemm(p: GemmParams): void;
 
   // ---- generic strided elementwise (out is contiguous, `n` elements, shape given) ---------------------------
-  /** out[i] = op(x[idx(i)]) for the contiguous out of the given shape. */
+  /**
+   * out[i] = op(x[idx(i)]) for the contiguous out of the given shape (rank 0..8; [] is one element). Semantics
+   * follow PyTorch: NaN propagates (relu, sign, max, min included); sign(0) = 0; comparisons give 1 / 0.
+   * out may alias an input only exactly (the same contiguous elements), never partially.
+   */
   unary(op: UnaryOp, shape: readonly number[], x: StridedView, out: Buf, outOff: number): void;
   /** out[i] = op(a[idx(i)], b[idx(i)]); a and b are already broadcast to `shape` through 0 strides. */
   binary(op: BinaryOp, shape: readonly number[], a: StridedView, b: StridedView, out: Buf, outOff: number): void;
   /** out[i] = x[idx(i)] * alpha + beta (scalar affine; also used for plain copies with alpha=1, beta=0). */
   affine(shape: readonly number[], x: StridedView, alpha: number, beta: number, out: Buf, outOff: number): void;
-  /** Strided copy into a strided destination (used for slice-assign, cat and KV-cache appends). */
+  /** Strided copy into a strided destination (used for slice-assign, cat and KV-cache appends). src and dst must
+   *  not overlap. Elements of dst outside the view are left untouched. */
   copyStrided(shape: readonly number[], src: StridedView, dst: StridedView): void;
   /** y[i] += alpha * x[i] over n contiguous elements (gradient accumulation). */
   axpy(n: number, alpha: number, x: Buf, xOff: number, y: Buf, yOff: number): void;
@@ -138,7 +144,10 @@ export interface Backend {
 
   // ---- reductions over a contiguous [outer, axis, inner] layout (overwrite) ---------------------------------
   reduceSum(outer: number, axis: number, inner: number, x: Buf, xOff: number, out: Buf, outOff: number): void;
-  /** Max along the axis; argmax (first index of the max; NaN wins) goes to idx if given. */
+  /**
+   * Max along the axis; argmax (first index of the max; NaN wins, the first NaN if several) goes to idx if given.
+   * idx has no offset: it is the [outer, inner] array from element 0. axis = 0 (an empty max) throws.
+   */
   reduceMax(
     outer: number,
     axis: number,
@@ -151,6 +160,8 @@ export interface Backend {
   ): void;
 
   // ---- fused NN kernels: x is [N, C] contiguous -------------------------------------------------------------
+  // These kernels take no offsets: every buffer (x, w, b, out, mean, rstd, dx, ...) starts at element 0 (pass a
+  // subarray for a view into larger storage). Variance is the biased one (divide by C), as torch.nn.LayerNorm.
   /** out = (x - mean) * rstd * w + b; mean/rstd [N] saved for backward. w, b may be null (no affine). */
   layerNormForward(
     N: number,
@@ -187,7 +198,7 @@ export interface Backend {
   siluForward(n: number, x: Buf, out: Buf): void;
   siluBackward(n: number, x: Buf, dout: Buf, dx: Buf): void;
 
-  /** Row softmax of [N, C]; out may alias x. */
+  /** Row softmax of [N, C]; out may alias x. A row of all -Infinity gives NaN (as PyTorch). */
   softmaxForward(N: number, C: number, x: Buf, out: Buf): void;
   /** dx = y * (dy - sum(dy*y)); dx may alias dy. */
   softmaxBackward(N: number, C: number, y: Buf, dy: Buf, dx: Buf): void;
@@ -195,6 +206,8 @@ export interface Backend {
   /**
    * Cross-entropy of [N, V] logits against targets (ignoreIndex skipped): losses[n] = lse - logit[target]
    * (0 for ignored rows), lse[n] saved. Never materializes softmax.
+   * lse is written for every row, ignored ones included. A target that is neither in [0, V) nor ignoreIndex throws
+   * in the ts backend.
    */
   crossEntropyForward(N: number, V: number, ignoreIndex: number, logits: Buf, targets: Int32Array, losses: Buf, lse: Buf): void;
   /**
@@ -218,7 +231,13 @@ export interface Backend {
   /** dweight[ids[n]] += dout[n] (accumulate; sequential so that results are deterministic). */
   embeddingBackward(N: number, C: number, ids: Int32Array, dout: Buf, dweight: Buf): void;
 
-  /** out (contiguous [B,H,T,D], overwrite) and lse ([B,H,T], saved for backward). */
+  /**
+   * out ([B,H,T,D], overwrite; usually contiguous, but any view with D contiguous is honoured through its own
+   * strides) and lse (contiguous [B,H,T] from element 0, saved for backward).
+   * window > 0 bounds keys from below whether or not causal is set. The mask has no head stride: one [B, T, S]
+   * mask (key stride 1) is shared by all heads. A row is "fully masked" when no key is visible or every visible
+   * score is -Infinity; its dq row is 0 and it adds nothing to dk / dv.
+   */
   attentionForward(p: AttentionParams, out: AttnView, lse: Buf): void;
   /**
    * Gradients of attention. out/lse from the forward; dout [B,H,T,D] view. dq overwrite (same layout as q's
@@ -238,7 +257,8 @@ export interface Backend {
    * Rotary embedding, rotate-half convention (Hugging Face's Llama): for x [N, D] rows with position pos[row],
    * out[i] = x[i]*cos - x[i+D/2]*sin, out[i+D/2] = x[i+D/2]*cos + x[i]*sin, where cos/sin tables are [P, D/2]
    * (row = position). rows = B*T*H with rowPos[row] giving the position. inverse = true rotates by -θ (backward).
-   * out may alias x.
+   * out may alias x. x and out rows are contiguous ([rows, D] from xOff / outOff); the tables start at element 0
+   * and have P = cos.length / (D/2) rows; D must be even; a position outside [0, P) throws in the ts backend.
    */
   rope(rows: number, D: number, x: Buf, xOff: number, rowPos: Int32Array, cos: Buf, sin: Buf, inverse: boolean, out: Buf, outOff: number): void;
 
@@ -246,7 +266,9 @@ export interface Backend {
    * PyTorch's AdamW on n contiguous elements (in place on param, m, v):
    *   param *= 1 - lr*wd;  m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g²;
    *   param -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
-   * t is the 1-based step count.
+   * t is the 1-based step count. All buffers start at element 0; grad is only read. PyTorch evaluates the m
+   * update as m.lerp_(g, 1-b1) and the last line as param.addcdiv_(m, denom, -lr/(1-b1^t)); the ts backend uses
+   * that same grouping so float64 results agree with PyTorch to the last bits.
    */
   adamw(
     n: number,
