@@ -630,6 +630,14 @@ describe('softmax', () => {
     expectClose(x, ref, 1e-12);
   });
 
+  it('a row holding NaN, or all -Infinity, becomes all NaN (as in PyTorch); other rows are unaffected', () => {
+    const x = Float64Array.of(1, NaN, 2, -Infinity, -Infinity, -Infinity, 0, 0, Math.log(2));
+    const y = new Float64Array(9);
+    B.softmaxForward(3, 3, x, y);
+    expect(Array.from(y.subarray(0, 6)).every(Number.isNaN)).toBe(true);
+    expectClose(y.subarray(6), [0.25, 0.25, 0.5], 1e-15);
+  });
+
   it('backward matches finite differences, in place on dy', () => {
     const x = rand(N * C, 122, 2);
     const G = rand(N * C, 123);
@@ -796,6 +804,7 @@ describe('attention', () => {
     ['causal sliding window', { B: 1, H: 2, Hkv: 1, T: 6, S: 8, D: 3, causal: true, window: 3, mask: 'none' }],
     ['additive mask shared over the batch (sb = 0)', { B: 2, H: 2, Hkv: 2, T: 4, S: 6, D: 3, causal: false, window: 0, mask: 'padding' }],
     ['causal + per-batch mask + GQA', { B: 2, H: 4, Hkv: 2, T: 5, S: 6, D: 4, causal: true, window: 0, mask: 'per-batch' }],
+    ['window without causal + mask (window only bounds keys from below)', { B: 1, H: 2, Hkv: 2, T: 4, S: 6, D: 3, causal: false, window: 2, mask: 'padding' }],
   ];
 
   for (const [name, c] of cfgs) {
@@ -849,6 +858,19 @@ describe('attention', () => {
       expectGrad(a, nm);
     });
   }
+
+  it('float32 buffers agree with the float64 explicit formula to f32 precision', () => {
+    const c: Cfg = { B: 1, H: 4, Hkv: 2, T: 6, S: 9, D: 8, causal: true, window: 4, mask: 'per-batch' };
+    const { p } = setup(c, 191);
+    const ref = naive(p);
+    const f = (v: AttnView): AttnView => ({ ...v, data: Float32Array.from(v.data) });
+    const p32: AttentionParams = { ...p, q: f(p.q), k: f(p.k), v: f(p.v), mask: { ...p.mask!, data: Float32Array.from(p.mask!.data) } };
+    const out = new Float32Array(c.H * c.T * c.D);
+    const lse = new Float32Array(c.H * c.T);
+    B.attentionForward(p32, { data: out, off: 0, sb: 0, sh: c.T * c.D, st: c.D }, lse);
+    expectClose(out, ref.out, 1e-5, 1e-6);
+    expectClose(lse, ref.lse, 1e-6, 1e-6);
+  });
 
   it('a fully masked row gives zeros, lse = -Infinity, and no gradient', () => {
     // Causal with T > S: the first T - S queries see no key at all; plus a mask row of all -Infinity.

@@ -90,13 +90,9 @@ export function softmaxForward(N: number, C: number, x: Buf, out: Buf): void {
   const e = new Float64Array(C);
   for (let n = 0; n < N; n++) {
     const row = n * C;
+    // A NaN is skipped by `>` here but still poisons the whole row through the sum below, as in PyTorch.
     let max = -Infinity;
-    for (let i = 0; i < C; i++) {
-      const v = x[row + i];
-      // NaN must poison the row (as in PyTorch), not be skipped by the comparison.
-      if (v > max || v !== v) max = v;
-      if (max !== max) break;
-    }
+    for (let i = 0; i < C; i++) if (x[row + i] > max) max = x[row + i];
     let sum = 0;
     for (let i = 0; i < C; i++) {
       e[i] = Math.exp(x[row + i] - max);
