@@ -1007,3 +1007,72 @@ describe('adamw', () => {
     expect(() => B.adamw(1, a, a, a, a, 1e-3, 0.9, 0.999, 1e-8, 0, 0)).toThrow(/adamw: step/);
   });
 });
+
+// ---- float32 ------------------------------------------------------------------------------------------------
+
+describe('float32 buffers', () => {
+  // The same generic code runs on f32: each kernel on f32-rounded inputs must agree with its own f64 run on the
+  // same (rounded) values to f32 precision — catching any path that only works, or only rounds right, in f64.
+  const [N, C] = [3, 10];
+  const x64 = Float64Array.from(Float32Array.from(rand(N * C, 301, 2)));
+  const w64 = Float64Array.from(Float32Array.from(rand(C, 302)));
+  const g64 = Float64Array.from(Float32Array.from(rand(N * C, 303)));
+  type Run = (x: Buf, w: Buf, g: Buf, mk: (n: number) => Buf) => Buf[];
+  const kernels: [string, Run][] = [
+    ['layerNorm fwd+bwd', (x, w, g, mk) => {
+      const [out, mean, rstd, dx, dw, db] = [mk(N * C), mk(N), mk(N), mk(N * C), mk(C), mk(C)];
+      B.layerNormForward(N, C, 1e-5, x, w, w, out, mean, rstd);
+      B.layerNormBackward(N, C, g, x, w, mean, rstd, dx, dw, db);
+      return [out, dx, dw, db];
+    }],
+    ['rmsNorm fwd+bwd', (x, w, g, mk) => {
+      const [out, rstd, dx, dw] = [mk(N * C), mk(N), mk(N * C), mk(C)];
+      B.rmsNormForward(N, C, 1e-6, x, w, out, rstd);
+      B.rmsNormBackward(N, C, g, x, w, rstd, dx, dw);
+      return [out, dx, dw];
+    }],
+    ['gelu/silu fwd+bwd', (x, _w, g, mk) => {
+      const r = [mk(N * C), mk(N * C), mk(N * C), mk(N * C), mk(N * C), mk(N * C)];
+      B.geluForward(N * C, true, x, r[0]);
+      B.geluForward(N * C, false, x, r[1]);
+      B.geluBackward(N * C, true, x, g, r[2]);
+      B.geluBackward(N * C, false, x, g, r[3]);
+      B.siluForward(N * C, x, r[4]);
+      B.siluBackward(N * C, x, g, r[5]);
+      return r;
+    }],
+    ['softmax + cross-entropy fwd+bwd', (x, _w, g, mk) => {
+      const [y, dx, losses, lse, dl] = [mk(N * C), mk(N * C), mk(N), mk(N), mk(N * C)];
+      B.softmaxForward(N, C, x, y);
+      B.softmaxBackward(N, C, y, g, dx);
+      const t = Int32Array.of(1, 9, 4);
+      B.crossEntropyForward(N, C, -1, x, t, losses, lse);
+      const sc = mk(N);
+      sc.fill(1 / N);
+      B.crossEntropyBackward(N, C, -1, x, t, lse, sc, dl);
+      return [y, dx, losses, lse, dl];
+    }],
+    ['rope + adamw', (x, w, g, mk) => {
+      const out = mk(N * C);
+      const cs = mk(4 * 5);
+      const sn = mk(4 * 5);
+      for (let i = 0; i < 20; i++) [cs[i], sn[i]] = [Math.cos(i * 0.37), Math.sin(i * 0.37)];
+      B.rope(N, C, x, 0, Int32Array.of(3, 0, 2), cs, sn, false, out, 0);
+      const p = mk(C);
+      p.set(w);
+      const [m, v] = [mk(C), mk(C)];
+      for (let t = 1; t <= 2; t++) B.adamw(C, p, g, m, v, 1e-2, 0.9, 0.999, 1e-8, 0.01, t);
+      return [out, p, m, v];
+    }],
+  ];
+  for (const [name, run] of kernels) {
+    it(name, () => {
+      const r64 = run(x64, w64, g64, (n) => new Float64Array(n));
+      const r32 = run(Float32Array.from(x64), Float32Array.from(w64), Float32Array.from(g64), (n) => new Float32Array(n));
+      r32.forEach((a, k) => {
+        expect(a).toBeInstanceOf(Float32Array);
+        expectClose(a, r64[k], 2e-5, 2e-6);
+      });
+    });
+  }
+});
