@@ -127,7 +127,8 @@ export interface Backend {
   // ---- generic strided elementwise (out is contiguous, `n` elements, shape given) ---------------------------
   /**
    * out[i] = op(x[idx(i)]) for the contiguous out of the given shape (rank 0..8; [] is one element). Semantics
-   * follow PyTorch: NaN propagates (relu, sign, max, min included); sign(0) = 0; comparisons give 1 / 0.
+   * follow PyTorch: NaN propagates (relu, max, min included) except through sign, which is (0 < x) - (x < 0) as
+   * in ATen (so sign(NaN) = sign(±0) = +0); pow is C's pow (pow(1, NaN) = 1); comparisons give 1 / 0.
    * out may alias an input only exactly (the same contiguous elements), never partially.
    */
   unary(op: UnaryOp, shape: readonly number[], x: StridedView, out: Buf, outOff: number): void;

@@ -244,12 +244,23 @@ describe('strided elementwise', () => {
     });
   }
 
-  it('unary propagates NaN through relu, sign and abs', () => {
+  it('unary propagates NaN through relu, abs and sqrt, but sign(NaN) = sign(-0) = +0 as in ATen', () => {
     const out = new Float64Array(3);
-    for (const [k, op] of (['relu', 'sign', 'abs'] as UnaryOp[]).entries()) {
+    for (const [k, op] of (['relu', 'abs', 'sqrt'] as UnaryOp[]).entries()) {
       B.unary(op, [], { data: Float64Array.of(NaN), offset: 0, strides: [] }, out, k);
     }
     expect(Array.from(out).every(Number.isNaN)).toBe(true);
+    B.unary('sign', [2], { data: Float64Array.of(NaN, -0), offset: 0, strides: [1] }, out, 0);
+    expect(Object.is(out[0], 0) && Object.is(out[1], 0)).toBe(true);
+  });
+
+  it("binary pow follows C's pow: pow(1, NaN) = 1 and pow(-1, ±Infinity) = 1", () => {
+    const out = new Float64Array(4);
+    const a: StridedView = { data: Float64Array.of(1, -1, -1, 2), offset: 0, strides: [1] };
+    const b: StridedView = { data: Float64Array.of(NaN, Infinity, -Infinity, NaN), offset: 0, strides: [1] };
+    B.binary('pow', [4], a, b, out, 0);
+    expect(Array.from(out.subarray(0, 3))).toEqual([1, 1, 1]);
+    expect(out[3]).toBeNaN();
   });
 
   const binaryRef: Record<BinaryOp, (a: number, b: number) => number> = {

@@ -14,7 +14,10 @@ export function sigmoid(x: number): number {
   return e / (1 + e);
 }
 
-/** The scalar function of each unary op (PyTorch semantics: NaN propagates, sign(0) = 0, relu(NaN) = NaN). */
+/**
+ * The scalar function of each unary op, with PyTorch's semantics at the edges: NaN propagates (relu too), except
+ * through sign, which PyTorch computes as (0 < x) - (x < 0) and so maps NaN (and ±0) to +0.
+ */
 function unaryFn(op: UnaryOp): (x: number) => number {
   switch (op) {
     case 'neg':
@@ -30,8 +33,8 @@ function unaryFn(op: UnaryOp): (x: number) => number {
     case 'abs':
       return Math.abs;
     case 'sign':
-      // Math.sign would keep -0; torch.sign(-0.) is 0 in value either way, and NaN stays NaN.
-      return (x) => (x > 0 ? 1 : x < 0 ? -1 : x === 0 ? 0 : NaN);
+      // Not Math.sign, which returns NaN for NaN and keeps -0.
+      return (x) => (x > 0 ? 1 : x < 0 ? -1 : 0);
     case 'tanh':
       return Math.tanh;
     case 'sigmoid':
@@ -52,6 +55,16 @@ function unaryFn(op: UnaryOp): (x: number) => number {
   }
 }
 
+/**
+ * C's pow, which PyTorch and the native twin use. Math.pow differs from it in exactly two places: pow(1, y) is 1
+ * for every y (even NaN) and pow(-1, ±Infinity) is 1, where Math.pow gives NaN.
+ */
+function powC(a: number, b: number): number {
+  if (a === 1) return 1;
+  if (a === -1 && (b === Infinity || b === -Infinity)) return 1;
+  return Math.pow(a, b);
+}
+
 /** The scalar function of each binary op. Comparisons give 1 / 0; max / min propagate NaN like torch.maximum. */
 function binaryFn(op: BinaryOp): (a: number, b: number) => number {
   switch (op) {
@@ -64,7 +77,7 @@ function binaryFn(op: BinaryOp): (a: number, b: number) => number {
     case 'div':
       return (a, b) => a / b;
     case 'pow':
-      return Math.pow;
+      return powC;
     case 'max':
       return (a, b) => (a !== a || b !== b ? NaN : a > b ? a : b);
     case 'min':
