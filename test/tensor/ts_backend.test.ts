@@ -377,6 +377,10 @@ describe('reductions', () => {
         expect(out[1 + o * I + i]).toBeCloseTo(s, 14);
       }
     }
+    // In place (out starting at x's own offset) gives the same sums.
+    const y = x.slice();
+    B.reduceSum(O, A, I, y, 2, y, 2);
+    expectClose(y.subarray(2, 2 + O * I), out.subarray(1), 1e-15);
   });
 
   it('reduceMax returns the first index of the max, and the first NaN wins', () => {

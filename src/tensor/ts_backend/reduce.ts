@@ -1,7 +1,7 @@
 /**
  * Reductions over a contiguous [outer, axis, inner] layout, plus sumSquares. Sums run in doubles (a Float64Array
- * of `inner` partial sums), so the f32 result is rounded once. Outputs are written only after the whole axis has
- * been read, which keeps them correct even if a caller lets out overlap x.
+ * of `inner` partial sums), so the f32 result is rounded once. Each output is written only after its whole axis
+ * has been read, and lands at or before data already consumed, so out may even start at x's own offset.
  */
 import type { Buf } from '../backend.js';
 import { checkSameType, checkSize, checkSpan } from './check.js';
