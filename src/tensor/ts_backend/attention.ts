@@ -52,7 +52,7 @@ function checkParams(kernel: string, p: AttentionParams): void {
 
 /**
  * Scores of query row i of (b, h) against its visible keys: fills sc[j] for j in the returned [lo, hi) and
- * returns the row max over them (-Infinity when none is finite-or-larger, i.e. the row is fully masked).
+ * returns their max: -Infinity when no key is visible or every visible score is -Infinity (a fully masked row).
  */
 function scoreRow(p: AttentionParams, b: number, qRow: number, kHead: number, i: number, sc: Float64Array): [number, number, number] {
   const { S, T, D, scale, q, k, mask } = p;
