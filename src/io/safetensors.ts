@@ -104,6 +104,8 @@ export interface SafetensorsTensor {
 
 /** The reference implementation's limit; a longer header is treated as hostile. */
 export const MAX_HEADER_BYTES = 100_000_000;
+/** Highest tensor rank accepted (PyTorch itself stops well below this). */
+export const MAX_DIMS = 64;
 /** Reads are split into pieces of at most this many bytes (readSync's length is limited to ~2 GiB). */
 const MAX_READ_CHUNK = 1 << 30;
 
@@ -212,13 +214,16 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, fileSize: number
       }
       continue;
     }
-    const where = `tensor "${name}"`;
+    // A hostile name could be megabytes long; keep error messages readable.
+    const where = `tensor "${name.length > 200 ? `${name.slice(0, 200)}…` : name}"`;
     if (typeof info !== 'object' || info === null || Array.isArray(info)) fail(file, `${where}: description is not an object`);
     const { dtype, shape, data_offsets: offs } = info as Record<string, unknown>;
     if (!isSafetensorsDtype(dtype)) {
       fail(file, `${where}: unknown or unsupported dtype ${JSON.stringify(dtype) ?? 'undefined'}`);
     }
     if (!Array.isArray(shape)) fail(file, `${where}: shape is missing or not an array`);
+    // Bounding the rank bounds the cost of the exact size product below and the length of error messages.
+    if (shape.length > MAX_DIMS) fail(file, `${where}: shape has ${shape.length} dimensions, more than ${MAX_DIMS}`);
     for (const d of shape) {
       if (!isNonNegInt(d)) fail(file, `${where}: shape ${shapeStr(shape)} has a dimension that is not a non-negative integer`);
     }
