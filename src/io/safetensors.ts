@@ -102,6 +102,20 @@ export interface SafetensorsTensor {
   data: ArrayBufferView;
 }
 
+/**
+ * A tensor to write whose bytes are produced only when the writer reaches it — e.g. a weight converted to bf16
+ * on the way out — so that a large checkpoint is saved without holding every converted tensor at once.
+ * `load` is called exactly once, in file order, and must return `numel × DTYPE_SIZE[dtype]` bytes.
+ */
+export interface LazySafetensorsTensor {
+  dtype: SafetensorsDtype;
+  shape: readonly number[];
+  load: () => ArrayBufferView;
+}
+
+export type SafetensorsTensorSource = SafetensorsTensor | LazySafetensorsTensor;
+type TensorMap = Record<string, SafetensorsTensorSource> | Map<string, SafetensorsTensorSource>;
+
 /** The reference implementation's limit; a longer header is treated as hostile. */
 export const MAX_HEADER_BYTES = 100_000_000;
 /** Highest tensor rank accepted (PyTorch itself stops well below this). */
@@ -517,72 +531,96 @@ export function toInt64(data: ArrayLike<number> | RawTensorData, dtype?: Safeten
 // ---------------------------------------------------------------------------------------------------------------
 // Writing
 
-function tensorBytes(t: SafetensorsTensor): Uint8Array {
-  return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+const asBytes = (v: ArrayBufferView): Uint8Array => new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+
+/** A tensor's bytes, produced now if it is lazy, checked against the length its header entry promised. */
+function tensorBytes(name: string, t: SafetensorsTensorSource, byteLength: number, file: string): Uint8Array {
+  const data = 'load' in t ? t.load() : t.data;
+  if (!data || !ArrayBuffer.isView(data) || data.byteLength !== byteLength) {
+    fail(file, `tensor "${name}": shape ${shapeStr(t.shape)} ${t.dtype} needs ${byteLength} bytes, data has ${data?.byteLength ?? 'none'}`);
+  }
+  return asBytes(data);
+}
+
+/** Compares names by their UTF-8 bytes, as Rust's `str` ordering does (JS `<` compares UTF-16 code units). */
+function compareUtf8(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/** A tensor in file order, with the byte length its header entry declares. */
+export interface PlannedTensor {
+  name: string;
+  source: SafetensorsTensorSource;
+  byteLength: number;
 }
 
 /**
  * The header bytes (8-byte length + padded JSON) and the tensors in data order, for a set of tensors.
- * Validates dtypes, shapes and byte lengths; `file` labels errors.
+ * Validates dtypes, shapes and (for in-memory tensors) byte lengths; `file` labels errors.
  */
 export function prepareSafetensorsHeader(
-  tensors: Record<string, SafetensorsTensor> | Map<string, SafetensorsTensor>,
+  tensors: TensorMap,
   metadata: Record<string, string> | undefined,
   file = '<memory>',
-): { header: Uint8Array; order: [string, SafetensorsTensor][] } {
-  const list: [string, SafetensorsTensor][] = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
-  for (const [name, t] of list) {
+): { header: Uint8Array; order: PlannedTensor[] } {
+  const entries: [string, SafetensorsTensorSource][] = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
+  const order: PlannedTensor[] = [];
+  for (const [name, t] of entries) {
     const where = `tensor "${name}"`;
     if (name === '__metadata__') fail(file, 'a tensor cannot be named "__metadata__"');
+    if (!t || typeof t !== 'object') fail(file, `${where}: not a tensor description`);
     if (!isSafetensorsDtype(t.dtype)) fail(file, `${where}: unsupported dtype ${JSON.stringify(t.dtype)}`);
-    if (!Array.isArray(t.shape) || !t.shape.every(isNonNegInt)) fail(file, `${where}: shape ${JSON.stringify(t.shape)} is not a list of non-negative integers`);
-    const numel = t.shape.reduce((a, b) => a * b, 1);
-    const need = numel * DTYPE_SIZE[t.dtype];
-    if (!t.data || !ArrayBuffer.isView(t.data) || t.data.byteLength !== need) {
-      fail(file, `${where}: shape ${shapeStr(t.shape)} ${t.dtype} needs ${need} bytes, data has ${t.data?.byteLength ?? 'none'}`);
+    if (!Array.isArray(t.shape) || t.shape.length > MAX_DIMS || !t.shape.every(isNonNegInt)) {
+      fail(file, `${where}: shape ${JSON.stringify(t.shape)} is not a list of at most ${MAX_DIMS} non-negative integers`);
     }
+    const byteLength = t.shape.reduce((a, b) => a * b, 1) * DTYPE_SIZE[t.dtype];
+    if (!Number.isSafeInteger(byteLength)) fail(file, `${where}: shape ${shapeStr(t.shape)} is too large`);
+    if ('load' in t) {
+      if (typeof t.load !== 'function') fail(file, `${where}: load is not a function`);
+    } else {
+      // Checked now, before anything is written, so a bad argument never costs a partial write.
+      tensorBytes(name, t, byteLength, file);
+    }
+    order.push({ name, source: t, byteLength });
   }
-  // The reference library's order: descending dtype alignment, then name (code-unit order, as Rust's byte order
-  // for ASCII names; for non-ASCII names the two can differ, which only changes layout, never validity).
-  list.sort(([an, a], [bn, b]) => DTYPE_RANK[b.dtype] - DTYPE_RANK[a.dtype] || (an < bn ? -1 : an > bn ? 1 : 0));
+  // The reference library's order: descending dtype alignment, then name.
+  order.sort((a, b) => DTYPE_RANK[b.source.dtype] - DTYPE_RANK[a.source.dtype] || compareUtf8(a.name, b.name));
 
   const parts: string[] = [];
   if (metadata && Object.keys(metadata).length > 0) {
-    const keys = Object.keys(metadata).sort();
+    const keys = Object.keys(metadata).sort(compareUtf8);
     for (const k of keys) {
       if (typeof metadata[k] !== 'string') fail(file, `metadata "${k}" is not a string`);
     }
     parts.push(`"__metadata__":{${keys.map((k) => `${JSON.stringify(k)}:${JSON.stringify(metadata[k])}`).join(',')}}`);
   }
   let offset = 0;
-  for (const [name, t] of list) {
-    const end = offset + t.data.byteLength;
-    parts.push(`${JSON.stringify(name)}:{"dtype":"${t.dtype}","shape":[${t.shape.join(',')}],"data_offsets":[${offset},${end}]}`);
+  for (const { name, source, byteLength } of order) {
+    const end = offset + byteLength;
+    parts.push(`${JSON.stringify(name)}:{"dtype":"${source.dtype}","shape":[${source.shape.join(',')}],"data_offsets":[${offset},${end}]}`);
     offset = end;
   }
   const json = Buffer.from(`{${parts.join(',')}}`, 'utf8');
+  if (json.byteLength > MAX_HEADER_BYTES) fail(file, `header would be ${json.byteLength} bytes, over the ${MAX_HEADER_BYTES}-byte limit readers enforce`);
   // Pad with spaces (valid JSON whitespace) so the data section begins on an 8-byte boundary of the file.
   const padded = Math.ceil(json.byteLength / 8) * 8;
   const header = Buffer.alloc(8 + padded, 0x20);
   header.writeBigUInt64LE(BigInt(padded), 0);
   json.copy(header, 8);
-  return { header, order: list };
+  return { header, order };
 }
 
 /**
  * Writes `tensors` (and optional string `metadata`) to `file` atomically, streaming one tensor at a time so
- * nothing is duplicated in memory. Tensors are laid out in the reference library's order (see module comment).
+ * nothing is duplicated in memory; lazy tensors are produced one at a time as they are reached. Tensors are
+ * laid out in the reference library's order (see module comment). On any error the destination is untouched.
  */
-export function writeSafetensors(
-  file: string,
-  tensors: Record<string, SafetensorsTensor> | Map<string, SafetensorsTensor>,
-  metadata?: Record<string, string>,
-): void {
+export function writeSafetensors(file: string, tensors: TensorMap, metadata?: Record<string, string>): void {
   const { header, order } = prepareSafetensorsHeader(tensors, metadata, file);
   const w = new AtomicFileWriter(file);
   try {
     w.write(header);
-    for (const [, t] of order) w.write(tensorBytes(t));
+    for (const { name, source, byteLength } of order) w.write(tensorBytes(name, source, byteLength, file));
   } catch (err) {
     w.abort();
     throw err;
@@ -591,18 +629,15 @@ export function writeSafetensors(
 }
 
 /** The bytes of a safetensors file in memory (for tests and small payloads). */
-export function serializeSafetensors(
-  tensors: Record<string, SafetensorsTensor> | Map<string, SafetensorsTensor>,
-  metadata?: Record<string, string>,
-): Uint8Array {
+export function serializeSafetensors(tensors: TensorMap, metadata?: Record<string, string>): Uint8Array {
   const { header, order } = prepareSafetensorsHeader(tensors, metadata);
-  const total = order.reduce((s, [, t]) => s + t.data.byteLength, header.byteLength);
+  const total = order.reduce((s, t) => s + t.byteLength, header.byteLength);
   const out = new Uint8Array(total);
   out.set(header, 0);
   let pos = header.byteLength;
-  for (const [, t] of order) {
-    out.set(tensorBytes(t), pos);
-    pos += t.data.byteLength;
+  for (const { name, source, byteLength } of order) {
+    out.set(tensorBytes(name, source, byteLength, '<memory>'), pos);
+    pos += byteLength;
   }
   return out;
 }

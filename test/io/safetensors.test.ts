@@ -249,6 +249,35 @@ describe('writer', () => {
     }
   });
 
+  it('writes lazy tensors one at a time, in file order, with the same bytes as eager ones', () => {
+    const eager = sample();
+    const calls: string[] = [];
+    const lazy = Object.fromEntries(
+      Object.entries(eager).map(([k, t]) => [k, { dtype: t.dtype, shape: t.shape, load: () => (calls.push(k), t.data) }]),
+    );
+    const a = path.join(tmp, 'eager.safetensors');
+    const b = path.join(tmp, 'lazy.safetensors');
+    writeSafetensors(a, eager);
+    writeSafetensors(b, lazy);
+    expect(fs.readFileSync(b).equals(fs.readFileSync(a))).toBe(true);
+    expect(calls).toEqual([...readSafetensors(a).tensors.keys()]);
+    // A lazy tensor that produces the wrong length aborts the write and leaves the old file in place.
+    expect(() =>
+      writeSafetensors(a, { x: { dtype: 'F32', shape: [4], load: () => new Float32Array(3) } }),
+    ).toThrow(/eager\.safetensors: tensor "x": shape \[4\] F32 needs 16 bytes, data has 12/);
+    expect(fs.readFileSync(b).equals(fs.readFileSync(a))).toBe(true);
+    expect(fs.readdirSync(tmp).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('orders names by UTF-8 bytes, as the Rust library does', () => {
+    // U+FF5E (UTF-8 EF BD 9E) sorts before U+1F600 (F0 9F 98 80) in bytes, after it in UTF-16 code units.
+    const t = (): SafetensorsTensor => ({ dtype: 'U8', shape: [1], data: new Uint8Array(1) });
+    const bytes = serializeSafetensors({ '\u{1F600}': t(), '\uFF5E': t(), b: t(), a: t() });
+    const n = Number(Buffer.from(bytes).readBigUInt64LE(0));
+    const names = Object.keys(JSON.parse(Buffer.from(bytes).subarray(8, 8 + n).toString('utf8')));
+    expect(names).toEqual(['a', 'b', '\uFF5E', '\u{1F600}']);
+  });
+
   it('refuses inconsistent input and leaves no file', () => {
     const file = path.join(tmp, 'bad-write.safetensors');
     expect(() => writeSafetensors(file, { x: { dtype: 'F32', shape: [3], data: new Float32Array(2) } })).toThrow(
