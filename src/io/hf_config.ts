@@ -153,6 +153,14 @@ class Reader {
     return this.posInt(key, this.obj[key]);
   }
 
+  /** Optional non-negative integer; null/absent → `def`. */
+  nonNegInt(key: string, def: number): number {
+    if (!this.has(key) || this.obj[key] === null) return def;
+    const v = this.obj[key];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) this.fail(key, `expected a non-negative integer, got ${this.got(v)}`);
+    return v;
+  }
+
   /** Optional token id (a non-negative integer); null/absent → `def`. */
   optId(key: string, def: number | null): number | null {
     if (!this.has(key) || this.obj[key] === null) return def;
@@ -379,13 +387,7 @@ function parseLlamaFamily(r: Reader, modelType: 'llama' | 'qwen2' | 'mistral'): 
     const window = r.intOrNull('sliding_window', 4096);
     slidingWindow = use ? window : null;
     if (slidingWindow !== null) {
-      const maxWindowLayers = r.has('max_window_layers') && r.obj['max_window_layers'] !== null
-        ? (() => {
-            const v = r.obj['max_window_layers'];
-            if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) r.fail('max_window_layers', `expected a non-negative integer, got ${JSON.stringify(v)}`);
-            return v;
-          })()
-        : 28;
+      const maxWindowLayers = r.nonNegInt('max_window_layers', 28);
       layerTypes = layerTypes.map((_, i) => (i >= maxWindowLayers ? 'sliding_attention' : 'full_attention'));
     }
   }

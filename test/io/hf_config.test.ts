@@ -213,6 +213,9 @@ describe('errors', () => {
     bad({ ...llamaBase, rope_scaling: { rope_type: 'llama3', factor: 8 } }, /key "rope_scaling.low_freq_factor": required for rope type "llama3" but missing/);
     bad({ ...llamaBase, rope_scaling: { ...llamaBase.rope_scaling, high_freq_factor: 1 } }, /rope_scaling.high_freq_factor": must exceed low_freq_factor/);
     bad({ ...llamaBase, rope_scaling: 'llama3' }, /key "rope_scaling": expected an object or null/);
+    bad({ ...llamaBase, model_type: 'qwen2', use_sliding_window: true, max_window_layers: -1 }, /key "max_window_layers": expected a non-negative integer, got -1/);
+    bad({ ...llamaBase, model_type: 'mistral', sliding_window: '4k' }, /key "sliding_window": expected a positive integer, got "4k"/);
+    bad({ ...llamaBase, layer_types: ['full_attention'] }, /key "layer_types": expected 16 entries/);
     bad({ model_type: 'gpt2', vocab_size: 10, n_embd: 64, n_layer: 2 }, /required key "n_head" \(or "num_attention_heads"\) is missing/);
     bad({ model_type: 'gpt2', vocab_size: 10, n_embd: 64, n_layer: 2, n_head: 4, resid_pdrop: 1.5 }, /key "resid_pdrop": expected a number in \[0, 1\)/);
     expect(() => readHfConfig(path.join(tmp, 'missing'))).toThrow(/missing: not found/);
