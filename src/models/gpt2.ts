@@ -8,7 +8,8 @@
  */
 import { Conv1D, Embedding, LayerNorm } from '../nn/layers.js';
 import { Module, param } from '../nn/module.js';
-import { attend, KVCache, type KVPrefix } from '../nn/attention.js';
+import { attend, KVCache } from '../nn/attention.js';
+import { defaultPositions, LMHead, type CausalLM, type ForwardOptions } from './common.js';
 import { dropout, gelu, linear } from '../tensor/nn_ops.js';
 import { createRng, type Philox } from '../tensor/rng.js';
 import { fromArray, type Tensor } from '../tensor/tensor.js';
@@ -49,20 +50,6 @@ export function gpt2OptionsFromConfig(c: Gpt2Config): GPT2Options {
     residDropout: c.residDropout,
     embdDropout: c.embdDropout,
   };
-}
-
-/** Per-call inputs beyond the token ids. */
-export interface ForwardOptions {
-  /** Positions of each token, B·T values (default: cached length + t). Left-padded batches pass their own. */
-  positionIds?: Int32Array;
-  /** Additive attention mask over all key positions: [B, S] / [B, T, S] / [B, 1, T, S] (0 keep, -Infinity drop). */
-  attentionMask?: Tensor | null;
-  /** One cache per layer (generation). */
-  caches?: KVCache[] | null;
-  /** One trainable key/value prefix per layer (prefix tuning). */
-  prefixes?: KVPrefix[] | null;
-  /** Token embeddings to use instead of looking up ids (prompt tuning prepends virtual tokens here). */
-  inputsEmbeds?: Tensor | null;
 }
 
 export class CausalSelfAttention extends Module {
@@ -146,14 +133,7 @@ export class GPT2Body extends Module {
   }
 }
 
-/** Holds the output projection [vocab, C] (torch.nn.Linear layout, no bias). */
-export class LMHead extends Module {
-  constructor(public weight: Tensor) {
-    super();
-  }
-}
-
-export class GPT2 extends Module {
+export class GPT2 extends Module implements CausalLM {
   readonly config: Required<GPT2Options>;
   transformer: GPT2Body;
   /** The LM head; its weight is wte's own tensor when tied (then saved once, as transformer.wte.weight). */
@@ -232,8 +212,4 @@ export class GPT2 extends Module {
   }
 }
 
-function defaultPositions(B: number, T: number, past: number): Int32Array {
-  const pos = new Int32Array(B * T);
-  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) pos[b * T + t] = past + t;
-  return pos;
-}
+export { LMHead, type ForwardOptions } from './common.js';

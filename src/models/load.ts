@@ -7,6 +7,9 @@ import { readHfConfig, type Gpt2Config } from '../io/hf_config.js';
 import { openSafetensors, toFloat32 } from '../io/safetensors.js';
 import { fromArray, type Tensor } from '../tensor/tensor.js';
 import { GPT2, gpt2OptionsFromConfig } from './gpt2.js';
+import { Llama, llamaOptionsFromConfig } from './llama.js';
+import type { CausalLM } from './common.js';
+import type { LlamaFamilyConfig } from '../io/hf_config.js';
 
 /** GPT-2 keys come with or without the `transformer.` prefix; causal-mask buffers are not weights. */
 export function normalizeGpt2Key(key: string): string | null {
@@ -72,6 +75,24 @@ export function loadGPT2(dir: string, weightsFile?: string): GPT2 {
     // A tied head may be stored too (some exporters do); it must equal wte, and is not loaded twice.
     sd.delete('lm_head.weight');
   }
+  model.loadStateDict(sd, { source: files.join(', ') });
+  return model;
+}
+
+/** Llama-family keys are stored as HF writes them; rotary inverse-frequency buffers are derived, not loaded. */
+export function normalizeLlamaKey(key: string): string | null {
+  if (key.endsWith('.rotary_emb.inv_freq')) return null;
+  return key;
+}
+
+/** Load any supported checkpoint folder, dispatching on config.json's model_type (weights f32). */
+export function loadModel(dir: string): CausalLM {
+  const cfg = readHfConfig(path.join(dir, 'config.json'));
+  if (cfg.modelType === 'gpt2') return loadGPT2(dir);
+  const model = new Llama(llamaOptionsFromConfig(cfg as LlamaFamilyConfig));
+  const files = checkpointFiles(dir);
+  const sd = readCheckpointTensors(files, normalizeLlamaKey);
+  if (model.config.tieWordEmbeddings) sd.delete('lm_head.weight');
   model.loadStateDict(sd, { source: files.join(', ') });
   return model;
 }

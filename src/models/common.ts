@@ -1,0 +1,46 @@
+/** What every causal language model here shares: per-call options, the LM head holder, default positions. */
+import { Module } from '../nn/module.js';
+import type { KVCache, KVPrefix } from '../nn/attention.js';
+import type { Tensor } from '../tensor/tensor.js';
+
+/** Per-call inputs beyond the token ids. */
+export interface ForwardOptions {
+  /** Positions of each token, B·T values (default: cached length + t). Left-padded batches pass their own. */
+  positionIds?: Int32Array;
+  /** Additive attention mask over all key positions: [B, S] / [B, T, S] / [B, 1, T, S] (0 keep, -Infinity drop). */
+  attentionMask?: Tensor | null;
+  /** One cache per layer (generation). */
+  caches?: KVCache[] | null;
+  /** One trainable key/value prefix per layer (prefix tuning). */
+  prefixes?: KVPrefix[] | null;
+  /** Token embeddings to use instead of looking up ids (prompt tuning prepends virtual tokens here). */
+  inputsEmbeds?: Tensor | null;
+}
+
+/** Holds the output projection [vocab, C] (torch.nn.Linear layout, no bias). */
+export class LMHead extends Module {
+  constructor(public weight: Tensor) {
+    super();
+  }
+}
+
+/** The interface generation, training and PEFT rely on. */
+export interface CausalLM extends Module {
+  readonly numLayers: number;
+  lm_head: LMHead;
+  /** Final hidden states [B, T, C] (after the last norm). */
+  hidden(ids: Tensor | null, opts?: ForwardOptions): Tensor;
+  /** Logits [B, T, vocab]. */
+  forward(ids: Tensor | null, opts?: ForwardOptions): Tensor;
+  /** One KV cache per layer, for `batch` sequences of up to `maxLen` positions. */
+  makeCaches(batch: number, maxLen: number): KVCache[];
+  /** Seeded from-scratch initialization. */
+  initWeights(seed: number): void;
+}
+
+/** Positions past, past+1, … for every row of a [B, T] batch. */
+export function defaultPositions(B: number, T: number, past: number): Int32Array {
+  const pos = new Int32Array(B * T);
+  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) pos[b * T + t] = past + t;
+  return pos;
+}
