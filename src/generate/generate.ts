@@ -1,0 +1,243 @@
+/**
+ * Text generation with a preallocated KV cache: one prefill of the (left-padded) prompts, then one forward of
+ * a single position per new token. Only new tokens are returned, never the prompt.
+ *
+ * Left padding: each row's real tokens are right-aligned; padded key positions are masked out (-Infinity in the
+ * additive mask) and positions count from each row's first real token, so every row gets exactly the output it
+ * would get alone.
+ */
+import { noGrad } from '../tensor/autograd.js';
+import { createRng } from '../tensor/rng.js';
+import { fromArray, type Tensor } from '../tensor/tensor.js';
+import type { CausalLM } from '../models/common.js';
+import type { TokenConstraint } from './constrained.js';
+
+export interface GenerateOptions {
+  maxNewTokens: number;
+  /** Sample instead of taking the most likely token (default false: greedy). */
+  doSample?: boolean;
+  temperature?: number;
+  /** Keep only the k most likely tokens (0 = off). */
+  topK?: number;
+  /** Keep the smallest set of tokens whose probability reaches p (1 = off). */
+  topP?: number;
+  /** > 1 discourages tokens already in the row (prompt and output), as Hugging Face's penalty does. */
+  repetitionPenalty?: number;
+  seed?: number;
+  /** Stop a row when it produces one of these ids (the id is kept in the output). */
+  eosTokenId?: number | number[];
+  /** Stop a row when its decoded output contains one of these strings (the output is cut before it). */
+  stopStrings?: string[];
+  /** Needed for stop strings. */
+  decode?: (ids: number[]) => string;
+  /** Pad id used for finished rows (default: the first EOS id, else 0). */
+  padTokenId?: number;
+  /** Called after every step with each row's new token (null for rows already finished). */
+  onToken?: (step: number, tokens: (number | null)[]) => void;
+  /** Called at every step with each row's raw next-token logits (before any processing). */
+  onLogits?: (step: number, rows: Float32Array[]) => void;
+  /** Restrict each row's choices (e.g. constrained numeric decoding), one constraint object per row. */
+  constraints?: TokenConstraint[];
+}
+
+export type FinishReason = 'eos' | 'stop_string' | 'length' | 'constraint';
+
+export interface GenerateResult {
+  /** New tokens per row (prompt not included). */
+  ids: number[][];
+  finishReasons: FinishReason[];
+  /** Decoded new text per row when `decode` was given. */
+  text: (string | null)[];
+}
+
+export function generate(model: CausalLM, prompts: number[][], opts: GenerateOptions): GenerateResult {
+  const B = prompts.length;
+  if (B === 0) throw new Error('generate: no prompts');
+  if (!(opts.maxNewTokens >= 0 && Number.isInteger(opts.maxNewTokens))) {
+    throw new Error(`generate: maxNewTokens must be a non-negative integer, got ${opts.maxNewTokens}`);
+  }
+  for (const [i, p] of prompts.entries()) if (p.length === 0) throw new Error(`generate: prompt ${i} is empty`);
+  if (opts.stopStrings?.length && !opts.decode) throw new Error('generate: stopStrings need a decode function (a tokenizer)');
+  if (opts.constraints && opts.constraints.length !== B) {
+    throw new Error(`generate: ${opts.constraints.length} constraints for ${B} prompts`);
+  }
+  const eos = new Set(opts.eosTokenId === undefined ? [] : Array.isArray(opts.eosTokenId) ? opts.eosTokenId : [opts.eosTokenId]);
+  const pad = opts.padTokenId ?? (eos.size ? [...eos][0]! : 0);
+  const L = Math.max(...prompts.map((p) => p.length));
+  const maxLen = L + opts.maxNewTokens;
+  const rng = createRng(opts.seed ?? 0, 'sample');
+  const wasTraining = model.training;
+  model.eval();
+
+  const out: number[][] = prompts.map(() => []);
+  const finish: (FinishReason | null)[] = prompts.map(() => null);
+  const text: (string | null)[] = prompts.map(() => null);
+  try {
+    noGrad(() => {
+      const caches = model.makeCaches(B, maxLen);
+      // Additive key mask for the whole run: -Infinity on each row's left padding.
+      const keyMask = new Float32Array(B * maxLen);
+      const nextPos = new Int32Array(B);
+      const ids = new Int32Array(B * L);
+      const pos = new Int32Array(B * L);
+      prompts.forEach((p, b) => {
+        const padN = L - p.length;
+        for (let t = 0; t < L; t++) {
+          ids[b * L + t] = t < padN ? pad : p[t - padN]!;
+          pos[b * L + t] = Math.max(0, t - padN);
+          if (t < padN) keyMask[b * maxLen + t] = -Infinity;
+        }
+        nextPos[b] = p.length;
+      });
+      const maskView = (S: number): Tensor | null =>
+        L === Math.min(...prompts.map((p) => p.length)) ? null : fromArray(keyMask, [B, maxLen]).slice(1, 0, S);
+
+      let logits = model.forward(fromArray(ids, [B, L]), { caches, positionIds: pos, attentionMask: maskView(L) });
+      let S = L;
+      for (let step = 0; step < opts.maxNewTokens; step++) {
+        const V = logits.shape[2]!;
+        const T = logits.shape[1]!;
+        const all = logits.buf;
+        const chosen: (number | null)[] = [];
+        opts.onLogits?.(
+          step,
+          prompts.map((_, b) => Float32Array.from(all.subarray((b * T + T - 1) * V, (b * T + T) * V))),
+        );
+        for (let b = 0; b < B; b++) {
+          if (finish[b]) {
+            chosen.push(null);
+            continue;
+          }
+          const row = Float64Array.from(all.subarray((b * T + T - 1) * V, (b * T + T) * V));
+          const tok = pickToken(row, [...prompts[b]!, ...out[b]!], opts, rng, opts.constraints?.[b]);
+          if (tok === null) {
+            finish[b] = 'constraint';
+            chosen.push(null);
+            continue;
+          }
+          out[b]!.push(tok);
+          opts.constraints?.[b]?.advance(tok);
+          chosen.push(tok);
+          if (eos.has(tok)) finish[b] = 'eos';
+          else if (opts.constraints?.[b]?.done()) finish[b] = 'constraint';
+          else if (opts.stopStrings?.length) {
+            const s = opts.decode!(out[b]!);
+            const hit = firstStop(s, opts.stopStrings);
+            if (hit >= 0) {
+              finish[b] = 'stop_string';
+              text[b] = s.slice(0, hit);
+            }
+          }
+        }
+        opts.onToken?.(step, chosen);
+        if (finish.every((f) => f) || step === opts.maxNewTokens - 1) break;
+        // Next input: each row's new token (finished rows feed padding that nobody reads).
+        const next = new Int32Array(B);
+        const npos = new Int32Array(B);
+        for (let b = 0; b < B; b++) {
+          next[b] = chosen[b] ?? pad;
+          npos[b] = Math.min(nextPos[b]!++, maxLen - 1);
+        }
+        S += 1;
+        logits = model.forward(fromArray(next, [B, 1]), { caches, positionIds: npos, attentionMask: maskView(S) });
+      }
+      for (const c of caches) c.dispose();
+    });
+  } finally {
+    model.train(wasTraining);
+  }
+  return {
+    ids: out,
+    finishReasons: finish.map((f) => f ?? 'length'),
+    text: text.map((t, b) => t ?? (opts.decode ? opts.decode(out[b]!) : null)),
+  };
+}
+
+function firstStop(s: string, stops: string[]): number {
+  let best = -1;
+  for (const st of stops) {
+    const i = s.indexOf(st);
+    if (i >= 0 && (best < 0 || i < best)) best = i;
+  }
+  return best;
+}
+
+/** Apply the logits processors in Hugging Face's order and pick a token; null when the constraint allows none. */
+export function pickToken(
+  logits: Float64Array,
+  history: number[],
+  opts: Pick<GenerateOptions, 'doSample' | 'temperature' | 'topK' | 'topP' | 'repetitionPenalty'>,
+  rng: { uniform53(): number },
+  constraint?: TokenConstraint,
+): number | null {
+  const V = logits.length;
+  const pen = opts.repetitionPenalty ?? 1;
+  if (pen !== 1) {
+    for (const t of new Set(history)) {
+      if (t < 0 || t >= V) continue;
+      logits[t] = logits[t]! < 0 ? logits[t]! * pen : logits[t]! / pen;
+    }
+  }
+  if (constraint) {
+    const allowed = constraint.allowed();
+    let any = false;
+    for (let i = 0; i < V; i++) {
+      if (!allowed[i]) logits[i] = -Infinity;
+      else any = true;
+    }
+    if (!any) return null;
+  }
+  if (!opts.doSample) return argmax(logits);
+  const temp = opts.temperature ?? 1;
+  if (!(temp > 0)) throw new Error(`generate: temperature must be > 0 when sampling, got ${temp}`);
+  for (let i = 0; i < V; i++) logits[i] = logits[i]! / temp;
+  const k = opts.topK ?? 0;
+  if (k > 0 && k < V) {
+    const kth = [...logits].sort((a, b) => b - a)[k - 1]!;
+    for (let i = 0; i < V; i++) if (logits[i]! < kth) logits[i] = -Infinity;
+  }
+  // softmax
+  let m = -Infinity;
+  for (let i = 0; i < V; i++) m = Math.max(m, logits[i]!);
+  const probs = new Float64Array(V);
+  let z = 0;
+  for (let i = 0; i < V; i++) z += probs[i] = Math.exp(logits[i]! - m);
+  for (let i = 0; i < V; i++) probs[i] = probs[i]! / z;
+  const p = opts.topP ?? 1;
+  if (p < 1) {
+    // Keep the most likely tokens until their mass reaches p (at least one).
+    const order = [...probs.keys()].sort((a, b) => probs[b]! - probs[a]! || a - b);
+    let mass = 0;
+    let cut = order.length;
+    for (let i = 0; i < order.length; i++) {
+      mass += probs[order[i]!]!;
+      if (mass >= p) {
+        cut = i + 1;
+        break;
+      }
+    }
+    const keep = new Set(order.slice(0, cut));
+    let z2 = 0;
+    for (let i = 0; i < V; i++) {
+      if (!keep.has(i)) probs[i] = 0;
+      z2 += probs[i]!;
+    }
+    for (let i = 0; i < V; i++) probs[i] = probs[i]! / z2;
+  }
+  const u = rng.uniform53();
+  let acc = 0;
+  let last = 0;
+  for (let i = 0; i < V; i++) {
+    if (probs[i]! <= 0) continue;
+    acc += probs[i]!;
+    last = i;
+    if (u < acc) return i;
+  }
+  return last;
+}
+
+function argmax(a: Float64Array): number {
+  let best = 0;
+  for (let i = 1; i < a.length; i++) if (a[i]! > a[best]!) best = i;
+  return best;
+}
