@@ -92,11 +92,17 @@ export function ropeInverseFrequencies(headDim: number, theta: number, scaling: 
 }
 
 /** cos/sin tables [positions, headDim/2], computed in float64 and rounded once to float32. */
-export function ropeTables(headDim: number, positions: number, theta: number, scaling?: RopeScaling | null): { cos: Tensor; sin: Tensor } {
+export function ropeTables(
+  headDim: number,
+  positions: number,
+  theta: number,
+  scaling?: RopeScaling | null,
+  dtype: 'f32' | 'f64' = 'f32',
+): { cos: Tensor; sin: Tensor } {
   const inv = ropeInverseFrequencies(headDim, theta, scaling);
   const half = headDim / 2;
-  const cos = new Float32Array(positions * half);
-  const sin = new Float32Array(positions * half);
+  const cos = dtype === 'f64' ? new Float64Array(positions * half) : new Float32Array(positions * half);
+  const sin = dtype === 'f64' ? new Float64Array(positions * half) : new Float32Array(positions * half);
   for (let p = 0; p < positions; p++) {
     for (let i = 0; i < half; i++) {
       // float32 angle, as the reference implementations compute positions × inv_freq in float32
@@ -229,7 +235,8 @@ export class Llama extends Module implements CausalLM {
   rotary(): { cos: Tensor; sin: Tensor } {
     if (!this.tables) {
       const o = this.config;
-      this.tables = ropeTables(o.headDim, o.maxPositions, o.ropeTheta, o.ropeScaling);
+      const dtype = this.model.norm.weight.dtype === 'f64' ? 'f64' : 'f32';
+      this.tables = ropeTables(o.headDim, o.maxPositions, o.ropeTheta, o.ropeScaling, dtype);
     }
     return this.tables;
   }

@@ -13,14 +13,31 @@ import type { DType } from '../tensor/dtype.js';
 
 const PARAMS = new WeakSet<Tensor>();
 
-/** Make a parameter: memory outside any tidy scope, requiresGrad on unless frozen. */
+let matrixDtype: DType = 'f32';
+
+/**
+ * Build modules whose parameters are stored in `dtype`. For bf16 (inference weights, allocated at half size from
+ * the start so a large model never sits in f32) only matrices (2-D and up) are bf16 and vectors (norms,
+ * biases) stay f32; f64 (reference checks) applies to every parameter.
+ */
+export function withMatrixDtype<T>(dtype: DType, fn: () => T): T {
+  const prev = matrixDtype;
+  matrixDtype = dtype;
+  try {
+    return fn();
+  } finally {
+    matrixDtype = prev;
+  }
+}
+
+/** Make a parameter: memory outside any tidy scope, requiresGrad on unless frozen (or not f32/f64). */
 export function param(shape: readonly number[], opts: { dtype?: DType; requiresGrad?: boolean; init?: Float32Array } = {}): Tensor {
-  const dtype = opts.dtype ?? 'f32';
+  const dtype = opts.dtype ?? (shape.length >= 2 || matrixDtype !== 'bf16' ? matrixDtype : 'f32');
   const n = shape.reduce((a, b) => a * b, 1);
   const t = new Tensor(newStorageUnscoped(dtype, n, opts.init === undefined), [...shape], contiguousStrides(shape), 0);
-  if (opts.init) (t.data as Float32Array).set(opts.init);
+  if (opts.init) (t.data as Float32Array | Float64Array).set(opts.init);
   t.storage.kept = true;
-  if (opts.requiresGrad ?? true) t.requiresGrad_(true);
+  if ((opts.requiresGrad ?? true) && (dtype === 'f32' || dtype === 'f64')) t.requiresGrad_(true);
   PARAMS.add(t);
   return t;
 }

@@ -5,7 +5,8 @@
  */
 import type { AttnView, Buf } from './backend.js';
 import { backendFor } from './backends.js';
-import { isGradEnabled, record, type BackwardContext } from './autograd.js';
+import { isGradEnabled, noGrad as noGradScope, record, type BackwardContext } from './autograd.js';
+import { bf16ToF32 } from './half.js';
 import { isFloat } from './dtype.js';
 import { newStorageUnscoped } from './storage.js';
 import { slice as sliceOp } from './ops.js';
@@ -53,6 +54,7 @@ function lastDim(t: Tensor): number {
  * 'in_out' [in, out] as GPT-2's Conv1D (y = x·W). Neither case copies or transposes W.
  */
 export function linear(x: Tensor, w: Tensor, b: Tensor | null, layout: 'out_in' | 'in_out' = 'out_in'): Tensor {
+  if (w.dtype === 'bf16') return linearBf16Weight(x, w, b, layout);
   const dtype = sameFloat(x, w, 'linear');
   if (w.ndim !== 2) throw new Error(`linear: weight must be 2-D, got ${w.describe()}`);
   const [inF, outF] = layout === 'out_in' ? [w.shape[1]!, w.shape[0]!] : [w.shape[0]!, w.shape[1]!];
@@ -86,17 +88,7 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null, layout: 'out_in' 
     [x, w, b],
     (g) => {
       const gc = g.contiguous();
-      let gx: Tensor | null = null;
-      if (x.requiresGrad) {
-        gx = empty(x.shape, dtype);
-        // dX = dY · op(W)ᵀ
-        be.gemm({
-          transA: false, transB: !wT, M: N, N: inF, K: outF, alpha: 1, beta: 0,
-          a: gc.buf, aOff: gc.offset, lda: outF, strideA: 0,
-          b: wc.buf, bOff: wc.offset, ldb: wT ? inF : outF, strideB: 0,
-          c: gx.buf, cOff: 0, ldc: inF, strideC: 0, batch: 1,
-        });
-      }
+      const gx = x.requiresGrad ? linearInputGrad(gc, wc, layout) : null;
       const wt = weightGradTarget(w);
       if (wt) {
         if (wT) {
@@ -132,10 +124,53 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null, layout: 'out_in' 
   );
 }
 
+/**
+ * A frozen bf16 weight: widened to f32 into a pooled scratch buffer for the GEMM (fp32 accumulation), released
+ * right after; backward widens it again for the input gradient. bf16 weights take no gradient.
+ */
+function linearBf16Weight(x: Tensor, w: Tensor, b: Tensor | null, layout: 'out_in' | 'in_out'): Tensor {
+  if (w.requiresGrad) throw new Error(`linear: bf16 weight ${w.describe()} cannot be trained; keep trainable weights in f32`);
+  const widen = (): Tensor => {
+    const f = empty(w.shape, 'f32');
+    bf16ToF32(w.contiguous().data as Uint16Array, f.buf as Float32Array);
+    return f;
+  };
+  const wf = widen();
+  const out = noGradScope(() => linear(x.detach(), wf, b ? b.detach() : null, layout));
+  wf.dispose();
+  return record(out, 'linear_bf16', [x, null, b], (g) => {
+    const wf2 = widen();
+    const xg = x.requiresGrad ? linearInputGrad(g, wf2, layout) : null;
+    wf2.dispose();
+    let gb: Tensor | null = null;
+    if (b?.requiresGrad) {
+      const N = g.size / g.shape[g.ndim - 1]!;
+      gb = g.contiguous().reshape(N, g.shape[g.ndim - 1]!).sum(0);
+    }
+    return [xg, null, gb];
+  });
+}
+
+/** dX = dY · op(W)ᵀ for y = x·op(W). */
+function linearInputGrad(g: Tensor, w: Tensor, layout: 'out_in' | 'in_out'): Tensor {
+  const gc = g.contiguous();
+  const [inF, outF] = layout === 'out_in' ? [w.shape[1]!, w.shape[0]!] : [w.shape[0]!, w.shape[1]!];
+  const N = gc.size / outF;
+  const gx = empty([...g.shape.slice(0, -1), inF], gc.dtype);
+  backendFor(gx.buf).gemm({
+    transA: false, transB: layout === 'in_out', M: N, N: inF, K: outF, alpha: 1, beta: 0,
+    a: gc.buf, aOff: gc.offset, lda: outF, strideA: 0,
+    b: w.buf, bOff: w.offset, ldb: layout === 'out_in' ? inF : outF, strideB: 0,
+    c: gx.buf, cOff: 0, ldc: inF, strideC: 0, batch: 1,
+  });
+  return gx;
+}
+
 // ---- embedding -----------------------------------------------------------------------------------------------
 
 /** Rows of `weight` [V, C] picked by integer ids of any shape → [...ids.shape, C]. */
 export function embedding(ids: Tensor, weight: Tensor): Tensor {
+  if (weight.dtype === 'bf16') return embeddingBf16(ids, weight);
   requireFloat(weight, 'embedding');
   if (weight.ndim !== 2) throw new Error(`embedding: weight must be [vocab, dim], got ${weight.describe()}`);
   const [V, C] = weight.shape as [number, number];
@@ -155,6 +190,22 @@ export function embedding(ids: Tensor, weight: Tensor): Tensor {
     be.embeddingBackward(idx.length, C, idx, g.contiguous().flatBuf(), t.buf);
     return [null, t.ret];
   });
+}
+
+/** Rows of a frozen bf16 table, widened to f32. */
+function embeddingBf16(ids: Tensor, weight: Tensor): Tensor {
+  if (weight.ndim !== 2) throw new Error(`embedding: weight must be [vocab, dim], got ${weight.describe()}`);
+  const [V, C] = weight.shape as [number, number];
+  const idx = indexArray(ids, 'embedding ids');
+  const w = weight.contiguous().data as Uint16Array;
+  const out = empty([...ids.shape, C], 'f32');
+  const o = out.buf as Float32Array;
+  for (let i = 0; i < idx.length; i++) {
+    const v = idx[i]!;
+    if (v < 0 || v >= V) throw new Error(`embedding: id ${v} at position ${i} is out of range for a vocabulary of ${V} (${weight.describe()})`);
+    bf16ToF32(w.subarray(v * C, (v + 1) * C), o.subarray(i * C, (i + 1) * C));
+  }
+  return out;
 }
 
 // ---- norms ---------------------------------------------------------------------------------------------------
