@@ -1,0 +1,714 @@
+// Node-API glue (baseline unit): argument decoding, bounds checks, and the choice of ISA table.
+//
+// Every kernel takes its typed arrays plus one Float64Array of numeric parameters (one N-API call fetches them
+// all instead of one call per number). Pointers come straight from the typed arrays: napi_get_typedarray_info
+// returns the data pointer already advanced by the array's byteOffset, and the element offsets are added here,
+// so kernels work on the tensors' own memory. Every access range is checked against the array length before
+// the kernel runs, so a wrong shape from JS is a thrown RangeError, not memory corruption.
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ft.h"
+
+namespace {
+
+FtKernels g_tables[3];
+bool g_has[3] = {false, false, false};  // avx512, avx2, scalar
+int g_active = 2;
+const char* kNames[3] = {"avx512", "avx2", "scalar"};
+
+struct Err {};  // thrown after a JS exception is pending; caught at the function boundary
+
+napi_env g_env;
+
+[[noreturn]] void fail(const char* msg) {
+  napi_throw_range_error(g_env, nullptr, msg);
+  throw Err();
+}
+
+void check(napi_status s, const char* what) {
+  if (s != napi_ok) fail(what);
+}
+
+struct Arr {
+  void* p = nullptr;
+  size_t len = 0;
+  napi_typedarray_type type = napi_float32_array;
+  bool null = false;
+};
+
+Arr get_arr(napi_value v, napi_typedarray_type want, bool nullable, const char* name) {
+  Arr a;
+  napi_valuetype t;
+  check(napi_typeof(g_env, v, &t), name);
+  if (nullable && (t == napi_null || t == napi_undefined)) {
+    a.null = true;
+    return a;
+  }
+  bool is = false;
+  napi_is_typedarray(g_env, v, &is);
+  if (!is) fail(name);
+  napi_value ab;
+  size_t byteoff;
+  check(napi_get_typedarray_info(g_env, v, &a.type, &a.len, &a.p, &ab, &byteoff), name);
+  if (a.type != want) fail(name);
+  return a;
+}
+
+struct Args {
+  napi_value v[16];
+  size_t n = 16;
+  const double* P = nullptr;
+  size_t np = 0;
+};
+
+// Reads all arguments; the last one is the Float64Array of numbers.
+Args read_args(napi_callback_info info, size_t expect) {
+  Args a;
+  check(napi_get_cb_info(g_env, info, &a.n, a.v, nullptr, nullptr), "arguments");
+  if (a.n != expect) fail("wrong argument count");
+  Arr p = get_arr(a.v[expect - 1], napi_float64_array, false, "params must be a Float64Array");
+  a.P = static_cast<const double*>(p.p);
+  a.np = p.len;
+  return a;
+}
+
+// The element range [off + min, off + max] reached by a strided walk must lie inside the array.
+void need_span(const Arr& a, double off, int nd, const double* shape, const double* strides, const char* what) {
+  double lo = off, hi = off;
+  bool empty = false;
+  for (int d = 0; d < nd; ++d) {
+    if (shape[d] <= 0) empty = true;
+    double ext = (shape[d] - 1) * strides[d];
+    if (ext > 0) hi += ext;
+    else lo += ext;
+  }
+  if (empty) return;
+  if (lo < 0 || hi >= (double)a.len) fail(what);
+}
+
+void need(const Arr& a, double off, double count, const char* what) {
+  if (count <= 0) return;
+  if (off < 0 || off + count > (double)a.len) fail(what);
+}
+
+Arr F(napi_value v, const char* name, bool nullable = false) { return get_arr(v, napi_float32_array, nullable, name); }
+Arr I(napi_value v, const char* name, bool nullable = false) { return get_arr(v, napi_int32_array, nullable, name); }
+float* fp(const Arr& a, double off = 0) { return a.null ? nullptr : static_cast<float*>(a.p) + (long)off; }
+int32_t* ip(const Arr& a) { return a.null ? nullptr : static_cast<int32_t*>(a.p); }
+
+napi_value num(double x) {
+  napi_value r;
+  napi_create_double(g_env, x, &r);
+  return r;
+}
+napi_value undef() {
+  napi_value r;
+  napi_get_undefined(g_env, &r);
+  return r;
+}
+
+const FtKernels& K() { return g_tables[g_active]; }
+
+#define FN(name) napi_value name##_impl(napi_callback_info info); \
+  napi_value name(napi_env env, napi_callback_info info) {           \
+    g_env = env;                                                     \
+    try {                                                            \
+      return name##_impl(info);                                      \
+    } catch (Err&) {                                                 \
+      return nullptr;                                                \
+    }                                                                \
+  }                                                                  \
+  napi_value name##_impl(napi_callback_info info)
+
+FN(js_gemm) {
+  Args a = read_args(info, 4);
+  if (a.np < 17) fail("gemm params");
+  const double* P = a.P;
+  Arr A = F(a.v[0], "gemm: a must be a Float32Array"), B = F(a.v[1], "gemm: b must be a Float32Array"),
+      C = F(a.v[2], "gemm: c must be a Float32Array");
+  FtGemm g;
+  g.transA = P[0] != 0;
+  g.transB = P[1] != 0;
+  g.M = (long)P[2], g.N = (long)P[3], g.K = (long)P[4];
+  g.alpha = (float)P[5], g.beta = (float)P[6];
+  g.lda = (long)P[8], g.strideA = (long)P[9];
+  g.ldb = (long)P[11], g.strideB = (long)P[12];
+  g.ldc = (long)P[14], g.strideC = (long)P[15];
+  g.batch = (long)P[16];
+  if (g.M < 0 || g.N < 0 || g.K < 0 || g.batch < 0) fail("gemm: negative size");
+  // Stored shapes of A, B, C (rows × cols) with their row strides, plus the batch dimension.
+  double ar = g.transA ? g.K : g.M, ac = g.transA ? g.M : g.K;
+  double br = g.transB ? g.N : g.K, bc = g.transB ? g.K : g.N;
+  double sa[3] = {(double)g.batch, ar, ac}, ta[3] = {(double)g.strideA, (double)g.lda, 1};
+  double sb[3] = {(double)g.batch, br, bc}, tb[3] = {(double)g.strideB, (double)g.ldb, 1};
+  double sc[3] = {(double)g.batch, (double)g.M, (double)g.N}, tc[3] = {(double)g.strideC, (double)g.ldc, 1};
+  if (g.K > 0) {
+    need_span(A, P[7], 3, sa, ta, "gemm: a is too small for the given shape");
+    need_span(B, P[10], 3, sb, tb, "gemm: b is too small for the given shape");
+  }
+  need_span(C, P[13], 3, sc, tc, "gemm: c is too small for the given shape");
+  g.a = fp(A, P[7]);
+  g.b = fp(B, P[10]);
+  g.c = fp(C, P[13]);
+  K().gemm(&g);
+  return undef();
+}
+
+// Strided views: P holds [nd, shape[nd], then per operand off, strides[nd]].
+struct Shape {
+  int nd;
+  long shape[8];
+  double dshape[8];
+};
+
+Shape read_shape(const Args& a, size_t* pos) {
+  Shape s;
+  s.nd = (int)a.P[(*pos)++];
+  if (s.nd < 0 || s.nd > 8) fail("at most 8 dims");
+  if (*pos + s.nd > a.np) fail("params too short");
+  for (int d = 0; d < s.nd; ++d) {
+    s.dshape[d] = a.P[*pos + d];
+    s.shape[d] = (long)a.P[*pos + d];
+  }
+  *pos += s.nd;
+  return s;
+}
+
+FtView read_view(const Args& a, const Shape& s, const Arr& arr, size_t* pos, const char* what) {
+  if (*pos + 1 + s.nd > a.np) fail("params too short");
+  FtView v;
+  double off = a.P[(*pos)++];
+  double st[8];
+  for (int d = 0; d < s.nd; ++d) {
+    st[d] = a.P[*pos + d];
+    v.strides[d] = (long)st[d];
+  }
+  *pos += s.nd;
+  need_span(arr, off, s.nd, s.dshape, st, what);
+  v.p = fp(arr, off);
+  return v;
+}
+
+double count_of(const Shape& s) {
+  double n = 1;
+  for (int d = 0; d < s.nd; ++d) n *= s.dshape[d];
+  return n;
+}
+
+int32_t int_arg(napi_value v) {
+  int32_t r;
+  check(napi_get_value_int32(g_env, v, &r), "expected an integer");
+  return r;
+}
+
+FN(js_unary) {
+  Args a = read_args(info, 4);
+  int op = int_arg(a.v[0]);
+  Arr X = F(a.v[1], "unary: x"), O = F(a.v[2], "unary: out");
+  size_t pos = 0;
+  Shape s = read_shape(a, &pos);
+  FtView x = read_view(a, s, X, &pos, "unary: x view out of range");
+  double outOff = a.P[pos];
+  need(O, outOff, count_of(s), "unary: out too small");
+  if (op < 0 || op > U_COS) fail("unary: unknown op");
+  K().unary(op, s.nd, s.shape, &x, fp(O, outOff));
+  return undef();
+}
+
+FN(js_binary) {
+  Args a = read_args(info, 5);
+  int op = int_arg(a.v[0]);
+  Arr A = F(a.v[1], "binary: a"), B = F(a.v[2], "binary: b"), O = F(a.v[3], "binary: out");
+  size_t pos = 0;
+  Shape s = read_shape(a, &pos);
+  FtView va = read_view(a, s, A, &pos, "binary: a view out of range");
+  FtView vb = read_view(a, s, B, &pos, "binary: b view out of range");
+  double outOff = a.P[pos];
+  need(O, outOff, count_of(s), "binary: out too small");
+  if (op < 0 || op > B_LT) fail("binary: unknown op");
+  K().binary(op, s.nd, s.shape, &va, &vb, fp(O, outOff));
+  return undef();
+}
+
+FN(js_affine) {
+  Args a = read_args(info, 3);
+  Arr X = F(a.v[0], "affine: x"), O = F(a.v[1], "affine: out");
+  size_t pos = 0;
+  Shape s = read_shape(a, &pos);
+  FtView x = read_view(a, s, X, &pos, "affine: x view out of range");
+  float alpha = (float)a.P[pos], beta = (float)a.P[pos + 1];
+  double outOff = a.P[pos + 2];
+  need(O, outOff, count_of(s), "affine: out too small");
+  K().affine(s.nd, s.shape, &x, alpha, beta, fp(O, outOff));
+  return undef();
+}
+
+FN(js_copy_strided) {
+  Args a = read_args(info, 3);
+  Arr S = F(a.v[0], "copyStrided: src"), D = F(a.v[1], "copyStrided: dst");
+  size_t pos = 0;
+  Shape s = read_shape(a, &pos);
+  FtView src = read_view(a, s, S, &pos, "copyStrided: src view out of range");
+  FtView dst = read_view(a, s, D, &pos, "copyStrided: dst view out of range");
+  K().copy_strided(s.nd, s.shape, &src, const_cast<float*>(dst.p), dst.strides);
+  return undef();
+}
+
+FN(js_axpy) {
+  Args a = read_args(info, 3);
+  Arr X = F(a.v[0], "axpy: x"), Y = F(a.v[1], "axpy: y");
+  double n = a.P[0];
+  need(X, a.P[2], n, "axpy: x too small");
+  need(Y, a.P[3], n, "axpy: y too small");
+  K().axpy((long)n, (float)a.P[1], fp(X, a.P[2]), fp(Y, a.P[3]));
+  return undef();
+}
+
+FN(js_fill) {
+  Args a = read_args(info, 2);
+  Arr O = F(a.v[0], "fill: out");
+  need(O, a.P[2], a.P[0], "fill: out too small");
+  K().fill((long)a.P[0], (float)a.P[1], fp(O, a.P[2]));
+  return undef();
+}
+
+FN(js_reduce_sum) {
+  Args a = read_args(info, 3);
+  Arr X = F(a.v[0], "reduceSum: x"), O = F(a.v[1], "reduceSum: out");
+  double outer = a.P[0], axis = a.P[1], inner = a.P[2];
+  need(X, a.P[3], outer * axis * inner, "reduceSum: x too small");
+  need(O, a.P[4], outer * inner, "reduceSum: out too small");
+  K().reduce_sum((long)outer, (long)axis, (long)inner, fp(X, a.P[3]), fp(O, a.P[4]));
+  return undef();
+}
+
+FN(js_reduce_max) {
+  Args a = read_args(info, 4);
+  Arr X = F(a.v[0], "reduceMax: x"), O = F(a.v[1], "reduceMax: out"), Ix = I(a.v[2], "reduceMax: idx", true);
+  double outer = a.P[0], axis = a.P[1], inner = a.P[2];
+  need(X, a.P[3], outer * axis * inner, "reduceMax: x too small");
+  need(O, a.P[4], outer * inner, "reduceMax: out too small");
+  if (!Ix.null) need(Ix, 0, outer * inner, "reduceMax: idx too small");
+  K().reduce_max((long)outer, (long)axis, (long)inner, fp(X, a.P[3]), fp(O, a.P[4]), ip(Ix));
+  return undef();
+}
+
+FN(js_sum_squares) {
+  Args a = read_args(info, 2);
+  Arr X = F(a.v[0], "sumSquares: x");
+  need(X, a.P[1], a.P[0], "sumSquares: x too small");
+  return num(K().sum_squares((long)a.P[0], fp(X, a.P[1])));
+}
+
+FN(js_ln_fwd) {
+  Args a = read_args(info, 7);
+  double N = a.P[0], C = a.P[1];
+  Arr X = F(a.v[0], "x"), W = F(a.v[1], "w", true), B = F(a.v[2], "b", true), O = F(a.v[3], "out"),
+      Mn = F(a.v[4], "mean"), R = F(a.v[5], "rstd");
+  need(X, 0, N * C, "layerNorm: x too small");
+  if (!W.null) need(W, 0, C, "layerNorm: w too small");
+  if (!B.null) need(B, 0, C, "layerNorm: b too small");
+  need(O, 0, N * C, "layerNorm: out too small");
+  need(Mn, 0, N, "layerNorm: mean too small");
+  need(R, 0, N, "layerNorm: rstd too small");
+  K().ln_fwd((long)N, (long)C, (float)a.P[2], fp(X), fp(W), fp(B), fp(O), fp(Mn), fp(R));
+  return undef();
+}
+
+FN(js_ln_bwd) {
+  Args a = read_args(info, 9);
+  double N = a.P[0], C = a.P[1];
+  Arr G = F(a.v[0], "dout"), X = F(a.v[1], "x"), W = F(a.v[2], "w", true), Mn = F(a.v[3], "mean"),
+      R = F(a.v[4], "rstd"), DX = F(a.v[5], "dx"), DW = F(a.v[6], "dw", true), DB = F(a.v[7], "db", true);
+  need(G, 0, N * C, "layerNormBackward: dout too small");
+  need(X, 0, N * C, "layerNormBackward: x too small");
+  need(DX, 0, N * C, "layerNormBackward: dx too small");
+  need(Mn, 0, N, "layerNormBackward: mean too small");
+  need(R, 0, N, "layerNormBackward: rstd too small");
+  if (!W.null) need(W, 0, C, "layerNormBackward: w too small");
+  if (!DW.null) need(DW, 0, C, "layerNormBackward: dw too small");
+  if (!DB.null) need(DB, 0, C, "layerNormBackward: db too small");
+  K().ln_bwd((long)N, (long)C, fp(G), fp(X), fp(W), fp(Mn), fp(R), fp(DX), fp(DW), fp(DB));
+  return undef();
+}
+
+FN(js_rms_fwd) {
+  Args a = read_args(info, 5);
+  double N = a.P[0], C = a.P[1];
+  Arr X = F(a.v[0], "x"), W = F(a.v[1], "w", true), O = F(a.v[2], "out"), R = F(a.v[3], "rstd");
+  need(X, 0, N * C, "rmsNorm: x too small");
+  if (!W.null) need(W, 0, C, "rmsNorm: w too small");
+  need(O, 0, N * C, "rmsNorm: out too small");
+  need(R, 0, N, "rmsNorm: rstd too small");
+  K().rms_fwd((long)N, (long)C, (float)a.P[2], fp(X), fp(W), fp(O), fp(R));
+  return undef();
+}
+
+FN(js_rms_bwd) {
+  Args a = read_args(info, 7);
+  double N = a.P[0], C = a.P[1];
+  Arr G = F(a.v[0], "dout"), X = F(a.v[1], "x"), W = F(a.v[2], "w", true), R = F(a.v[3], "rstd"),
+      DX = F(a.v[4], "dx"), DW = F(a.v[5], "dw", true);
+  need(G, 0, N * C, "rmsNormBackward: dout too small");
+  need(X, 0, N * C, "rmsNormBackward: x too small");
+  need(DX, 0, N * C, "rmsNormBackward: dx too small");
+  need(R, 0, N, "rmsNormBackward: rstd too small");
+  if (!W.null) need(W, 0, C, "rmsNormBackward: w too small");
+  if (!DW.null) need(DW, 0, C, "rmsNormBackward: dw too small");
+  K().rms_bwd((long)N, (long)C, fp(G), fp(X), fp(W), fp(R), fp(DX), fp(DW));
+  return undef();
+}
+
+// Elementwise activations: P = [n, approx]; 2 or 3 buffers of n elements.
+FN(js_gelu) {
+  Args a = read_args(info, 3);
+  Arr X = F(a.v[0], "x"), O = F(a.v[1], "out");
+  need(X, 0, a.P[0], "gelu: x too small");
+  need(O, 0, a.P[0], "gelu: out too small");
+  K().gelu_fwd((long)a.P[0], a.P[1] != 0, fp(X), fp(O));
+  return undef();
+}
+
+FN(js_gelu_bwd) {
+  Args a = read_args(info, 4);
+  Arr X = F(a.v[0], "x"), G = F(a.v[1], "dout"), D = F(a.v[2], "dx");
+  need(X, 0, a.P[0], "geluBackward: x too small");
+  need(G, 0, a.P[0], "geluBackward: dout too small");
+  need(D, 0, a.P[0], "geluBackward: dx too small");
+  K().gelu_bwd((long)a.P[0], a.P[1] != 0, fp(X), fp(G), fp(D));
+  return undef();
+}
+
+FN(js_silu) {
+  Args a = read_args(info, 3);
+  Arr X = F(a.v[0], "x"), O = F(a.v[1], "out");
+  need(X, 0, a.P[0], "silu: x too small");
+  need(O, 0, a.P[0], "silu: out too small");
+  K().silu_fwd((long)a.P[0], fp(X), fp(O));
+  return undef();
+}
+
+FN(js_silu_bwd) {
+  Args a = read_args(info, 4);
+  Arr X = F(a.v[0], "x"), G = F(a.v[1], "dout"), D = F(a.v[2], "dx");
+  need(X, 0, a.P[0], "siluBackward: x too small");
+  need(G, 0, a.P[0], "siluBackward: dout too small");
+  need(D, 0, a.P[0], "siluBackward: dx too small");
+  K().silu_bwd((long)a.P[0], fp(X), fp(G), fp(D));
+  return undef();
+}
+
+FN(js_softmax) {
+  Args a = read_args(info, 3);
+  double n = a.P[0] * a.P[1];
+  Arr X = F(a.v[0], "x"), O = F(a.v[1], "out");
+  need(X, 0, n, "softmax: x too small");
+  need(O, 0, n, "softmax: out too small");
+  K().softmax_fwd((long)a.P[0], (long)a.P[1], fp(X), fp(O));
+  return undef();
+}
+
+FN(js_softmax_bwd) {
+  Args a = read_args(info, 4);
+  double n = a.P[0] * a.P[1];
+  Arr Y = F(a.v[0], "y"), G = F(a.v[1], "dy"), D = F(a.v[2], "dx");
+  need(Y, 0, n, "softmaxBackward: y too small");
+  need(G, 0, n, "softmaxBackward: dy too small");
+  need(D, 0, n, "softmaxBackward: dx too small");
+  K().softmax_bwd((long)a.P[0], (long)a.P[1], fp(Y), fp(G), fp(D));
+  return undef();
+}
+
+void check_targets(const Arr& T, double N, double V, int ignore) {
+  need(T, 0, N, "crossEntropy: targets too small");
+  const int32_t* t = ip(T);
+  for (long n = 0; n < (long)N; ++n)
+    if (t[n] != ignore && (t[n] < 0 || t[n] >= (long)V)) fail("crossEntropy: target out of range");
+}
+
+FN(js_ce_fwd) {
+  Args a = read_args(info, 5);
+  double N = a.P[0], V = a.P[1];
+  int ignore = (int)a.P[2];
+  Arr L = F(a.v[0], "logits"), T = I(a.v[1], "targets"), Lo = F(a.v[2], "losses"), Ls = F(a.v[3], "lse");
+  need(L, 0, N * V, "crossEntropy: logits too small");
+  need(Lo, 0, N, "crossEntropy: losses too small");
+  need(Ls, 0, N, "crossEntropy: lse too small");
+  check_targets(T, N, V, ignore);
+  K().ce_fwd((long)N, (long)V, ignore, fp(L), ip(T), fp(Lo), fp(Ls));
+  return undef();
+}
+
+FN(js_ce_bwd) {
+  Args a = read_args(info, 6);
+  double N = a.P[0], V = a.P[1];
+  int ignore = (int)a.P[2];
+  Arr L = F(a.v[0], "logits"), T = I(a.v[1], "targets"), Ls = F(a.v[2], "lse"), S = F(a.v[3], "scale"),
+      D = F(a.v[4], "dlogits");
+  need(L, 0, N * V, "crossEntropyBackward: logits too small");
+  need(D, 0, N * V, "crossEntropyBackward: dlogits too small");
+  need(Ls, 0, N, "crossEntropyBackward: lse too small");
+  need(S, 0, N, "crossEntropyBackward: scale too small");
+  check_targets(T, N, V, ignore);
+  K().ce_bwd((long)N, (long)V, ignore, fp(L), ip(T), fp(Ls), fp(S), fp(D));
+  return undef();
+}
+
+void check_ids(const Arr& ids, double N, double rows, const char* what) {
+  need(ids, 0, N, what);
+  const int32_t* t = ip(ids);
+  for (long n = 0; n < (long)N; ++n)
+    if (t[n] < 0 || t[n] >= (long)rows) fail(what);
+}
+
+FN(js_emb_fwd) {
+  Args a = read_args(info, 4);
+  double N = a.P[0], C = a.P[1];
+  Arr Ids = I(a.v[0], "ids"), W = F(a.v[1], "weight"), O = F(a.v[2], "out");
+  need(O, 0, N * C, "embedding: out too small");
+  check_ids(Ids, N, C > 0 ? (double)(W.len / (size_t)C) : 0, "embedding: id out of range");
+  K().emb_fwd((long)N, (long)C, ip(Ids), fp(W), fp(O));
+  return undef();
+}
+
+FN(js_emb_bwd) {
+  Args a = read_args(info, 4);
+  double N = a.P[0], C = a.P[1];
+  Arr Ids = I(a.v[0], "ids"), G = F(a.v[1], "dout"), DW = F(a.v[2], "dweight");
+  need(G, 0, N * C, "embeddingBackward: dout too small");
+  check_ids(Ids, N, C > 0 ? (double)(DW.len / (size_t)C) : 0, "embeddingBackward: id out of range");
+  K().emb_bwd((long)N, (long)C, ip(Ids), fp(G), fp(DW));
+  return undef();
+}
+
+// Attention views: P = [B,H,Hkv,T,S,D,scale,causal,window, then (off,sb,sh,st) for q,k,v, then mask (off,sb,st),
+// then (off,sb,sh,st) for each further view].
+FtAttnView attn_view(const Args& a, const Arr& arr, size_t pos, double b, double h, double t, double D,
+                     const char* what) {
+  const double* P = a.P + pos;
+  double shape[4] = {b, h, t, D}, st[4] = {P[1], P[2], P[3], 1};
+  need_span(arr, P[0], 4, shape, st, what);
+  return FtAttnView{fp(arr, P[0]), (long)P[1], (long)P[2], (long)P[3]};
+}
+
+FtAttn read_attn(const Args& a, const Arr& Q, const Arr& Kk, const Arr& V, const Arr& M) {
+  const double* P = a.P;
+  FtAttn p;
+  p.B = (long)P[0], p.H = (long)P[1], p.Hkv = (long)P[2], p.T = (long)P[3], p.S = (long)P[4], p.D = (long)P[5];
+  p.scale = (float)P[6];
+  p.causal = P[7] != 0;
+  p.window = (long)P[8];
+  if (p.Hkv <= 0 || p.H % p.Hkv != 0) fail("attention: H must be a multiple of Hkv");
+  p.q = attn_view(a, Q, 9, P[0], P[1], P[3], P[5], "attention: q view out of range");
+  p.k = attn_view(a, Kk, 13, P[0], P[2], P[4], P[5], "attention: k view out of range");
+  p.v = attn_view(a, V, 17, P[0], P[2], P[4], P[5], "attention: v view out of range");
+  if (M.null) {
+    p.mask = nullptr;
+    p.msb = p.mst = 0;
+  } else {
+    double shape[3] = {P[0], P[3], P[4]}, st[3] = {P[22], P[23], 1};
+    need_span(M, P[21], 3, shape, st, "attention: mask view out of range");
+    p.mask = fp(M, P[21]);
+    p.msb = (long)P[22];
+    p.mst = (long)P[23];
+  }
+  return p;
+}
+
+FN(js_attn_fwd) {
+  Args a = read_args(info, 7);
+  if (a.np < 28) fail("attention params");
+  Arr Q = F(a.v[0], "q"), Kk = F(a.v[1], "k"), V = F(a.v[2], "v"), M = F(a.v[3], "mask", true), O = F(a.v[4], "out"),
+      L = F(a.v[5], "lse");
+  FtAttn p = read_attn(a, Q, Kk, V, M);
+  FtAttnView out = attn_view(a, O, 24, a.P[0], a.P[1], a.P[3], a.P[5], "attention: out view out of range");
+  need(L, 0, a.P[0] * a.P[1] * a.P[3], "attention: lse too small");
+  K().attn_fwd(&p, out, fp(L));
+  return undef();
+}
+
+FN(js_attn_bwd) {
+  Args a = read_args(info, 11);
+  if (a.np < 44) fail("attentionBackward params");
+  Arr Q = F(a.v[0], "q"), Kk = F(a.v[1], "k"), V = F(a.v[2], "v"), M = F(a.v[3], "mask", true), O = F(a.v[4], "out"),
+      L = F(a.v[5], "lse"), G = F(a.v[6], "dout"), DQ = F(a.v[7], "dq"), DK = F(a.v[8], "dk"), DV = F(a.v[9], "dv");
+  FtAttn p = read_attn(a, Q, Kk, V, M);
+  const double* P = a.P;
+  FtAttnView out = attn_view(a, O, 24, P[0], P[1], P[3], P[5], "attentionBackward: out view out of range");
+  FtAttnView dout = attn_view(a, G, 28, P[0], P[1], P[3], P[5], "attentionBackward: dout view out of range");
+  FtAttnView dq = attn_view(a, DQ, 32, P[0], P[1], P[3], P[5], "attentionBackward: dq view out of range");
+  FtAttnView dk = attn_view(a, DK, 36, P[0], P[2], P[4], P[5], "attentionBackward: dk view out of range");
+  FtAttnView dv = attn_view(a, DV, 40, P[0], P[2], P[4], P[5], "attentionBackward: dv view out of range");
+  need(L, 0, P[0] * P[1] * P[3], "attentionBackward: lse too small");
+  K().attn_bwd(&p, out, fp(L), dout, dq, dk, dv);
+  return undef();
+}
+
+// rope: P = [rows, D, xOff, outOff, inverse]
+FN(js_rope) {
+  Args a = read_args(info, 6);
+  double rows = a.P[0], D = a.P[1];
+  Arr X = F(a.v[0], "x"), Pos = I(a.v[1], "rowPos"), C = F(a.v[2], "cos"), S = F(a.v[3], "sin"), O = F(a.v[4], "out");
+  if ((long)D % 2 != 0) fail("rope: D must be even");
+  need(X, a.P[2], rows * D, "rope: x too small");
+  need(O, a.P[3], rows * D, "rope: out too small");
+  double P = D > 0 ? (double)((C.len < S.len ? C.len : S.len) / (size_t)(D / 2)) : 0;
+  check_ids(Pos, rows, P, "rope: position out of range of the cos/sin tables");
+  K().rope((long)rows, (long)D, fp(X, a.P[2]), ip(Pos), fp(C), fp(S), a.P[4] != 0, fp(O, a.P[3]));
+  return undef();
+}
+
+// adamw: P = [n, lr, beta1, beta2, eps, weightDecay, step]
+FN(js_adamw) {
+  Args a = read_args(info, 5);
+  double n = a.P[0];
+  Arr Pm = F(a.v[0], "param"), G = F(a.v[1], "grad"), M = F(a.v[2], "m"), V = F(a.v[3], "v");
+  need(Pm, 0, n, "adamw: param too small");
+  need(G, 0, n, "adamw: grad too small");
+  need(M, 0, n, "adamw: m too small");
+  need(V, 0, n, "adamw: v too small");
+  K().adamw((long)n, fp(Pm), fp(G), fp(M), fp(V), (float)a.P[1], (float)a.P[2], (float)a.P[3], (float)a.P[4],
+            (float)a.P[5], a.P[6]);
+  return undef();
+}
+
+napi_value str(const char* s) {
+  napi_value r;
+  napi_create_string_utf8(g_env, s, NAPI_AUTO_LENGTH, &r);
+  return r;
+}
+
+napi_value info_object() {
+  napi_value o, arr;
+  napi_create_object(g_env, &o);
+  napi_set_named_property(g_env, o, "simd", str(kNames[g_active]));
+  napi_set_named_property(g_env, o, "threads", num(ft_threads()));
+  napi_create_array(g_env, &arr);
+  uint32_t n = 0;
+  for (int i = 0; i < 3; ++i)
+    if (g_has[i]) napi_set_element(g_env, arr, n++, str(kNames[i]));
+  napi_set_named_property(g_env, o, "supported", arr);
+  return o;
+}
+
+FN(js_info) {
+  (void)info;
+  return info_object();
+}
+
+// setSimd(name): switch the ISA table (for tests and benchmarks); throws if this CPU cannot run it.
+FN(js_set_simd) {
+  size_t n = 1;
+  napi_value v;
+  check(napi_get_cb_info(g_env, info, &n, &v, nullptr, nullptr), "setSimd");
+  char buf[16] = {0};
+  size_t len;
+  check(napi_get_value_string_utf8(g_env, v, buf, sizeof buf, &len), "setSimd: expected a string");
+  for (int i = 0; i < 3; ++i)
+    if (strcmp(buf, kNames[i]) == 0) {
+      if (!g_has[i]) fail("setSimd: this CPU does not support that path");
+      g_active = i;
+      return info_object();
+    }
+  fail("setSimd: expected avx512, avx2 or scalar");
+}
+
+FN(js_set_threads) {
+  size_t n = 1;
+  napi_value v;
+  check(napi_get_cb_info(g_env, info, &n, &v, nullptr, nullptr), "setThreads");
+  ft_set_threads(int_arg(v));
+  return info_object();
+}
+
+FN(js_fma_peak) {
+  size_t n = 1;
+  napi_value v;
+  check(napi_get_cb_info(g_env, info, &n, &v, nullptr, nullptr), "fmaPeak");
+  double secs = 0.5;
+  napi_get_value_double(g_env, v, &secs);
+  return num(K().fma_peak(secs));
+}
+
+// Picks the best ISA the CPU (and OS: libgcc checks that the wide registers are enabled) supports.
+// FINTUNE_SIMD forces one; forcing a path this CPU cannot run is an error rather than a crash later.
+const char* init_tables() {
+  __builtin_cpu_init();
+  g_has[0] = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
+  g_has[1] = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  g_has[2] = true;
+  if (g_has[0]) ft_kernels_avx512(&g_tables[0]);
+  if (g_has[1]) ft_kernels_avx2(&g_tables[1]);
+  ft_kernels_scalar(&g_tables[2]);
+  g_active = g_has[0] ? 0 : g_has[1] ? 1 : 2;
+  const char* want = getenv("FINTUNE_SIMD");
+  if (want && *want) {
+    int found = -1;
+    for (int i = 0; i < 3; ++i)
+      if (strcmp(want, kNames[i]) == 0) found = i;
+    if (found < 0) return "FINTUNE_SIMD must be avx512, avx2 or scalar";
+    if (!g_has[found]) return "FINTUNE_SIMD asks for a path this CPU does not support";
+    g_active = found;
+  }
+  const char* th = getenv("FINTUNE_THREADS");
+  ft_set_threads(th && *th ? atoi(th) : 2);
+  return nullptr;
+}
+
+}  // namespace
+
+NAPI_MODULE_INIT() {
+  g_env = env;
+  if (const char* err = init_tables()) {
+    napi_throw_error(env, nullptr, err);
+    return nullptr;
+  }
+  struct {
+    const char* name;
+    napi_callback fn;
+  } fns[] = {
+      {"gemm", js_gemm},
+      {"unary", js_unary},
+      {"binary", js_binary},
+      {"affine", js_affine},
+      {"copyStrided", js_copy_strided},
+      {"axpy", js_axpy},
+      {"fill", js_fill},
+      {"reduceSum", js_reduce_sum},
+      {"reduceMax", js_reduce_max},
+      {"sumSquares", js_sum_squares},
+      {"layerNormForward", js_ln_fwd},
+      {"layerNormBackward", js_ln_bwd},
+      {"rmsNormForward", js_rms_fwd},
+      {"rmsNormBackward", js_rms_bwd},
+      {"geluForward", js_gelu},
+      {"geluBackward", js_gelu_bwd},
+      {"siluForward", js_silu},
+      {"siluBackward", js_silu_bwd},
+      {"softmaxForward", js_softmax},
+      {"softmaxBackward", js_softmax_bwd},
+      {"crossEntropyForward", js_ce_fwd},
+      {"crossEntropyBackward", js_ce_bwd},
+      {"embeddingForward", js_emb_fwd},
+      {"embeddingBackward", js_emb_bwd},
+      {"attentionForward", js_attn_fwd},
+      {"attentionBackward", js_attn_bwd},
+      {"rope", js_rope},
+      {"adamw", js_adamw},
+      {"info", js_info},
+      {"setSimd", js_set_simd},
+      {"setThreads", js_set_threads},
+      {"fmaPeak", js_fma_peak},
+  };
+  for (auto& f : fns) {
+    napi_value v;
+    napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, nullptr, &v);
+    napi_set_named_property(env, exports, f.name, v);
+  }
+  return exports;
+}

@@ -1,0 +1,106 @@
+// Shared declarations between the baseline glue (addon.cpp, pool.cpp) and the per-ISA units.
+//
+// Only plain C declarations and POD structs live here: no inline functions and no templates, so nothing
+// defined in this header can be instantiated inside an ISA unit and then picked by the linker for baseline
+// code (which would run AVX-512 instructions on a machine without them).
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+extern "C" {
+
+// ---- thread pool (pool.cpp, baseline) -------------------------------------------------------------------
+typedef void (*ft_task_fn)(void* ctx, int tid, int nthreads);
+// Runs fn(ctx, tid, n) on the calling thread (tid 0) and the worker (tid 1); returns when both finished.
+void ft_parallel(ft_task_fn fn, void* ctx);
+int ft_threads(void);
+void ft_set_threads(int n);
+// A per-thread, 64-byte aligned scratch buffer that only grows; `slot` separates independent uses.
+float* ft_scratch(int tid, int slot, size_t floats);
+
+// ---- kernel arguments -----------------------------------------------------------------------------------
+struct FtGemm {
+  int transA, transB;
+  long M, N, K;
+  float alpha, beta;
+  const float* a;
+  long lda, strideA;
+  const float* b;
+  long ldb, strideB;
+  float* c;
+  long ldc, strideC;
+  long batch;
+};
+
+// A strided operand of an elementwise op (strides in elements, up to 8 dims).
+struct FtView {
+  const float* p;
+  long strides[8];
+};
+
+struct FtAttnView {
+  float* p;  // already offset to the view's first element
+  long sb, sh, st;
+};
+
+struct FtAttn {
+  long B, H, Hkv, T, S, D;
+  float scale;
+  int causal;
+  long window;
+  FtAttnView q, k, v;
+  const float* mask;  // null when absent
+  long msb, mst;
+};
+
+enum FtUnary {
+  U_NEG, U_EXP, U_LOG, U_SQRT, U_RSQRT, U_ABS, U_SIGN, U_TANH, U_SIGMOID, U_RELU, U_SQUARE, U_RECIP, U_SIN, U_COS
+};
+enum FtBinary { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAX, B_MIN, B_EQ, B_GT, B_LT };
+
+// One table per ISA; addon.cpp picks one at load time (or when a test switches paths).
+struct FtKernels {
+  const char* name;
+  void (*gemm)(const FtGemm*);
+  double (*fma_peak)(double seconds);  // measured GFLOP/s over ft_threads() threads
+  void (*unary)(int op, int nd, const long* shape, const FtView* x, float* out);
+  void (*binary)(int op, int nd, const long* shape, const FtView* a, const FtView* b, float* out);
+  void (*affine)(int nd, const long* shape, const FtView* x, float alpha, float beta, float* out);
+  void (*copy_strided)(int nd, const long* shape, const FtView* src, float* dst, const long* dstStrides);
+  void (*axpy)(long n, float alpha, const float* x, float* y);
+  void (*fill)(long n, float v, float* out);
+  void (*reduce_sum)(long outer, long axis, long inner, const float* x, float* out);
+  void (*reduce_max)(long outer, long axis, long inner, const float* x, float* out, int32_t* idx);
+  double (*sum_squares)(long n, const float* x);
+  void (*ln_fwd)(long N, long C, float eps, const float* x, const float* w, const float* b, float* out, float* mean,
+                 float* rstd);
+  void (*ln_bwd)(long N, long C, const float* dout, const float* x, const float* w, const float* mean,
+                 const float* rstd, float* dx, float* dw, float* db);
+  void (*rms_fwd)(long N, long C, float eps, const float* x, const float* w, float* out, float* rstd);
+  void (*rms_bwd)(long N, long C, const float* dout, const float* x, const float* w, const float* rstd, float* dx,
+                  float* dw);
+  void (*gelu_fwd)(long n, int approx, const float* x, float* out);
+  void (*gelu_bwd)(long n, int approx, const float* x, const float* dout, float* dx);
+  void (*silu_fwd)(long n, const float* x, float* out);
+  void (*silu_bwd)(long n, const float* x, const float* dout, float* dx);
+  void (*softmax_fwd)(long N, long C, const float* x, float* out);
+  void (*softmax_bwd)(long N, long C, const float* y, const float* dy, float* dx);
+  void (*ce_fwd)(long N, long V, int ignore, const float* logits, const int32_t* targets, float* losses, float* lse);
+  void (*ce_bwd)(long N, long V, int ignore, const float* logits, const int32_t* targets, const float* lse,
+                 const float* scale, float* dlogits);
+  void (*emb_fwd)(long N, long C, const int32_t* ids, const float* w, float* out);
+  void (*emb_bwd)(long N, long C, const int32_t* ids, const float* dout, float* dw);
+  void (*attn_fwd)(const FtAttn* p, FtAttnView out, float* lse);
+  void (*attn_bwd)(const FtAttn* p, FtAttnView out, const float* lse, FtAttnView dout, FtAttnView dq, FtAttnView dk,
+                   FtAttnView dv);
+  void (*rope)(long rows, long D, const float* x, const int32_t* pos, const float* cos, const float* sin, int inverse,
+               float* out);
+  void (*adamw)(long n, float* p, const float* g, float* m, float* v, float lr, float b1, float b2, float eps,
+                float wd, double step);
+};
+
+void ft_kernels_avx512(FtKernels* k);
+void ft_kernels_avx2(FtKernels* k);
+void ft_kernels_scalar(FtKernels* k);
+
+}  // extern "C"

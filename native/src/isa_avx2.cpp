@@ -1,0 +1,82 @@
+// AVX2+FMA unit (-mavx2 -mfma -mf16c): the path for AMD Zen 3 and older Intel. See isa_avx512.cpp for the rules.
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#include "ft.h"
+
+namespace {
+
+// 6×16 micro-tile: 12 ymm accumulators + 2 for B + 1 broadcast = 15 of the 16 ymm registers.
+const long MR = 6, NR = 16;
+const long KC = 256, MC = 144, NC = 768;
+
+#pragma GCC push_options
+#pragma GCC optimize("unroll-loops")
+void ukr(long kc, const float* A, const float* B, float* C, long ldc, float alpha, float beta) {
+  __m256 c[MR][2];
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < 2; ++j) c[i][j] = _mm256_setzero_ps();
+  for (long k = 0; k < kc; ++k) {
+    __m256 b0 = _mm256_load_ps(B), b1 = _mm256_load_ps(B + 8);
+    _mm_prefetch((const char*)(B + 8 * NR), _MM_HINT_T0);
+    for (int i = 0; i < MR; ++i) {
+      __m256 a = _mm256_broadcast_ss(A + i);
+      c[i][0] = _mm256_fmadd_ps(a, b0, c[i][0]);
+      c[i][1] = _mm256_fmadd_ps(a, b1, c[i][1]);
+    }
+    A += MR;
+    B += NR;
+  }
+  __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < 2; ++j) {
+      float* p = C + i * ldc + j * 8;
+      __m256 r = _mm256_mul_ps(va, c[i][j]);
+      if (beta != 0.f) r = _mm256_fmadd_ps(vb, _mm256_loadu_ps(p), r);
+      _mm256_storeu_ps(p, r);
+    }
+}
+
+// Independent FMA chains on registers only (named variables so they stay in registers).
+double hsum(__m256 v) {
+  float t[8];
+  _mm256_storeu_ps(t, v);
+  double r = 0;
+  for (int i = 0; i < 8; ++i) r += t[i];
+  return r;
+}
+double peak_loop(long iters) {
+  __m256 a0 = _mm256_set1_ps(0e-3f), a1 = _mm256_set1_ps(1e-3f), a2 = _mm256_set1_ps(2e-3f), a3 = _mm256_set1_ps(3e-3f), a4 = _mm256_set1_ps(4e-3f), a5 = _mm256_set1_ps(5e-3f), a6 = _mm256_set1_ps(6e-3f), a7 = _mm256_set1_ps(7e-3f), a8 = _mm256_set1_ps(8e-3f), a9 = _mm256_set1_ps(9e-3f), a10 = _mm256_set1_ps(10e-3f), a11 = _mm256_set1_ps(11e-3f);
+  __m256 x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
+  for (long it = 0; it < iters; ++it) {
+    a0 = _mm256_fmadd_ps(a0, x, y);
+    a1 = _mm256_fmadd_ps(a1, x, y);
+    a2 = _mm256_fmadd_ps(a2, x, y);
+    a3 = _mm256_fmadd_ps(a3, x, y);
+    a4 = _mm256_fmadd_ps(a4, x, y);
+    a5 = _mm256_fmadd_ps(a5, x, y);
+    a6 = _mm256_fmadd_ps(a6, x, y);
+    a7 = _mm256_fmadd_ps(a7, x, y);
+    a8 = _mm256_fmadd_ps(a8, x, y);
+    a9 = _mm256_fmadd_ps(a9, x, y);
+    a10 = _mm256_fmadd_ps(a10, x, y);
+    a11 = _mm256_fmadd_ps(a11, x, y);
+  }
+  auto h = hsum;
+  return h(a0) + h(a1) + h(a2) + h(a3) + h(a4) + h(a5) + h(a6) + h(a7) + h(a8) + h(a9) + h(a10) + h(a11);
+}
+const double PEAK_FLOPS_PER_ITER = 12.0 * 8 * 2;
+#pragma GCC pop_options
+
+#include "peak.inc"
+#include "gemm.inc"
+#include "impl.inc"
+
+}  // namespace
+
+extern "C" void ft_kernels_avx2(FtKernels* k) {
+  fill_table(k);
+  k->name = "avx2";
+}

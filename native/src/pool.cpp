@@ -1,0 +1,117 @@
+// The thread pool: the calling (JS) thread plus one persistent worker.
+//
+// Calls are synchronous: ft_parallel hands the task to the worker, runs its own share, and waits. The worker
+// spins for a short while after each task (training issues kernels back to back, and waking a sleeping thread
+// costs tens of microseconds), then sleeps on a condition variable so an idle Node process burns no CPU.
+// Work is split statically by the kernels themselves (tid / nthreads), never by who finishes first, so results
+// are bitwise identical run to run for a given thread count.
+#include "ft.h"
+
+#include <immintrin.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+namespace {
+
+const int kMaxThreads = 2;  // the calling thread plus one worker
+const int kSlots = 4;
+
+std::atomic<uint64_t> g_generation{0};
+std::atomic<int> g_done{0};
+ft_task_fn g_fn = nullptr;
+void* g_ctx = nullptr;
+int g_nthreads = 2;
+bool g_started = false;
+bool g_in_parallel = false;
+// Heap-allocated and never freed: at process exit, destroying a condition variable that the worker still
+// waits on blocks forever in glibc, which would hang Node's exit.
+std::mutex& g_mutex = *new std::mutex;
+std::condition_variable& g_cv = *new std::condition_variable;
+bool g_sleeping = false;
+
+struct Scratch {
+  float* p = nullptr;
+  size_t cap = 0;
+};
+Scratch g_scratch[kMaxThreads][kSlots];
+
+// Spin ~200 µs before sleeping: long enough to bridge the JS glue between consecutive kernels.
+const auto kSpin = std::chrono::microseconds(200);
+
+void worker_main() {
+  uint64_t seen = 0;
+  for (;;) {
+    auto t0 = std::chrono::steady_clock::now();
+    int n = 0;
+    while (g_generation.load(std::memory_order_acquire) == seen) {
+      _mm_pause();
+      if (++n % 256 == 0 && std::chrono::steady_clock::now() - t0 > kSpin) {
+        std::unique_lock<std::mutex> lock(g_mutex);
+        g_sleeping = true;
+        g_cv.wait(lock, [&] { return g_generation.load(std::memory_order_acquire) != seen; });
+        g_sleeping = false;
+        break;
+      }
+    }
+    seen = g_generation.load(std::memory_order_acquire);
+    g_fn(g_ctx, 1, 2);
+    g_done.store(1, std::memory_order_release);
+  }
+}
+
+}  // namespace
+
+extern "C" {
+
+int ft_threads(void) { return g_nthreads; }
+
+void ft_set_threads(int n) { g_nthreads = n < 1 ? 1 : n > kMaxThreads ? kMaxThreads : n; }
+
+float* ft_scratch(int tid, int slot, size_t floats) {
+  Scratch& s = g_scratch[tid][slot];
+  if (s.cap < floats) {
+    free(s.p);
+    size_t bytes = ((floats * sizeof(float)) + 63) & ~size_t(63);
+    s.p = static_cast<float*>(aligned_alloc(64, bytes));
+    s.cap = s.p ? floats : 0;
+  }
+  return s.p;
+}
+
+void ft_parallel(ft_task_fn fn, void* ctx) {
+  // Nested calls (a kernel calling another parallel kernel) run serially on the caller.
+  if (g_nthreads == 1 || g_in_parallel) {
+    fn(ctx, 0, 1);
+    return;
+  }
+  if (!g_started) {
+    std::thread(worker_main).detach();
+    g_started = true;
+  }
+  g_in_parallel = true;
+  g_fn = fn;
+  g_ctx = ctx;
+  g_done.store(0, std::memory_order_relaxed);
+  g_generation.fetch_add(1, std::memory_order_release);
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    if (g_sleeping) g_cv.notify_one();
+  }
+  fn(ctx, 0, 2);
+  // The shares are balanced, so the wait is short; yield if the worker was descheduled by another process.
+  int n = 0;
+  while (g_done.load(std::memory_order_acquire) == 0) {
+    if (++n < 4096) _mm_pause();
+    else sched_yield();
+  }
+  g_in_parallel = false;
+}
+
+}  // extern "C"
