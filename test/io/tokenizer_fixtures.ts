@@ -1,0 +1,198 @@
+/**
+ * Tiny but real tokenizer files for the tokenizer tests (there is no hub; the shared fixtures have no tokenizer).
+ * Every id below is chosen so that expected encodings can be worked out by hand in the tests.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** A fresh temporary folder holding the given files (objects are written as JSON). */
+export function writeTokenizerDir(files: Record<string, unknown>): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fintune-tok-'));
+  for (const [name, content] of Object.entries(files)) {
+    fs.writeFileSync(path.join(dir, name), typeof content === 'string' ? content : JSON.stringify(content));
+  }
+  return dir;
+}
+
+export function removeDir(dir: string): void {
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * GPT-2's byte → character table: printable Latin-1 bytes stand for themselves; the other 68 bytes (controls,
+ * space, DEL, NBSP, soft hyphen, ...) are moved, in byte order, to U+0100 onwards — so space (0x20, the 33rd
+ * such byte) is U+0120 "Ġ" and newline (0x0A, the 11th) is U+010A "Ċ".
+ */
+export function byteToChar(): string[] {
+  const table: string[] = new Array(256);
+  let moved = 0;
+  for (let b = 0; b < 256; b++) {
+    const printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+    table[b] = String.fromCodePoint(printable ? b : 0x100 + moved++);
+  }
+  return table;
+}
+
+/**
+ * Byte-level BPE (GPT-2 layout). Ids 0–255 are the single bytes (id = byte value), then the merged tokens in
+ * merge order, then <|endoftext|>:
+ *   256 "he" (h e)   257 "hel" (he l)   258 "lo" (l o)   259 "Ġh" (Ġ h)
+ *   260 "or" (o r)   261 "Ġw" (Ġ w)     262 "Ġwor" (Ġw or)   263 "ld" (l d)   264 <|endoftext|>
+ */
+export const BL_MERGES: [string, string][] = [
+  ['h', 'e'],
+  ['he', 'l'],
+  ['l', 'o'],
+  ['Ġ', 'h'],
+  ['o', 'r'],
+  ['Ġ', 'w'],
+  ['Ġw', 'or'],
+  ['l', 'd'],
+];
+export const BL_EOT = 264;
+
+export function byteLevelVocab(): Record<string, number> {
+  const vocab: Record<string, number> = {};
+  byteToChar().forEach((ch, b) => (vocab[ch] = b));
+  BL_MERGES.forEach(([a, b], i) => (vocab[a + b] = 256 + i));
+  vocab['<|endoftext|>'] = BL_EOT;
+  return vocab;
+}
+
+export function byteLevelTokenizerJson(): Record<string, unknown> {
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: [
+      { id: BL_EOT, content: '<|endoftext|>', single_word: false, lstrip: false, rstrip: false, normalized: true, special: true },
+    ],
+    normalizer: null,
+    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+    post_processor: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: '',
+      end_of_word_suffix: '',
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab: byteLevelVocab(),
+      merges: BL_MERGES.map(([a, b]) => `${a} ${b}`),
+    },
+  };
+}
+
+/** The same tokenizer in GPT-2's original two files. */
+export function gpt2Files(): { 'vocab.json': Record<string, number>; 'merges.txt': string } {
+  return {
+    'vocab.json': byteLevelVocab(),
+    'merges.txt': '#version: 0.2\n' + BL_MERGES.map(([a, b]) => `${a} ${b}`).join('\n') + '\n',
+  };
+}
+
+/**
+ * SentencePiece-style BPE (Llama-2 / Mistral layout): <unk> 0, <s> 1, </s> 2, the byte-fallback tokens
+ * <0x00>..<0xFF> at 3..258 (byte b at 3 + b), then
+ *   259 ▁  260 h  261 e  262 l  263 o  264 w  265 r  266 d
+ *   267 ▁h  268 ▁he  269 ll  270 ▁hell  271 ▁hello  272 ▁w  273 or  274 ▁wor  275 ld  276 ▁world
+ */
+export const SP_PIECES = ['▁', 'h', 'e', 'l', 'o', 'w', 'r', 'd', '▁h', '▁he', 'll', '▁hell', '▁hello', '▁w', 'or', '▁wor', 'ld', '▁world'];
+export const SP_MERGES: [string, string][] = [
+  ['▁', 'h'],
+  ['▁h', 'e'],
+  ['l', 'l'],
+  ['▁he', 'll'],
+  ['▁hell', 'o'],
+  ['▁', 'w'],
+  ['o', 'r'],
+  ['▁w', 'or'],
+  ['l', 'd'],
+  ['▁wor', 'ld'],
+];
+
+function spModel(): Record<string, unknown> {
+  const vocab: Record<string, number> = { '<unk>': 0, '<s>': 1, '</s>': 2 };
+  for (let b = 0; b < 256; b++) vocab[`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`] = 3 + b;
+  SP_PIECES.forEach((p, i) => (vocab[p] = 259 + i));
+  return {
+    type: 'BPE',
+    dropout: null,
+    unk_token: '<unk>',
+    continuing_subword_prefix: null,
+    end_of_word_suffix: null,
+    fuse_unk: true,
+    byte_fallback: true,
+    ignore_merges: false,
+    vocab,
+    // The newer pair form of merges, as recent tokenizers versions write it.
+    merges: SP_MERGES,
+  };
+}
+
+const SP_ADDED = ['<unk>', '<s>', '</s>'].map((content, id) => ({
+  id,
+  content,
+  single_word: false,
+  lstrip: false,
+  rstrip: false,
+  normalized: false,
+  special: true,
+}));
+
+const BOS_TEMPLATE = {
+  type: 'TemplateProcessing',
+  single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+  pair: [
+    { SpecialToken: { id: '<s>', type_id: 0 } },
+    { Sequence: { id: 'A', type_id: 0 } },
+    { SpecialToken: { id: '<s>', type_id: 1 } },
+    { Sequence: { id: 'B', type_id: 1 } },
+  ],
+  special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] } },
+};
+
+/** SentencePiece's decoding as transformers writes it: ▁ → space, bytes → text, join, drop the first space. */
+const SP_DECODER = {
+  type: 'Sequence',
+  decoders: [
+    { type: 'Replace', pattern: { String: '▁' }, content: ' ' },
+    { type: 'ByteFallback' },
+    { type: 'Fuse' },
+    { type: 'Strip', content: ' ', start: 1, stop: 0 },
+  ],
+};
+
+/** Llama-2's tokenizer.json: ▁ prepended and spaces replaced by a normalizer, no pre-tokenizer. */
+export function llama2StyleTokenizerJson(): Record<string, unknown> {
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: SP_ADDED,
+    normalizer: {
+      type: 'Sequence',
+      normalizers: [
+        { type: 'Prepend', prepend: '▁' },
+        { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
+      ],
+    },
+    pre_tokenizer: null,
+    post_processor: BOS_TEMPLATE,
+    decoder: SP_DECODER,
+    model: spModel(),
+  };
+}
+
+/** The newer layout (Mistral v0.3, transformers' legacy=false): a Metaspace pre-tokenizer, prepend on the first piece. */
+export function metaspaceTokenizerJson(split: boolean): Record<string, unknown> {
+  return {
+    ...llama2StyleTokenizerJson(),
+    normalizer: null,
+    pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split },
+  };
+}
