@@ -8,6 +8,7 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { registerCommands } from './commands/index.js';
+import { UsageError } from './util.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -34,7 +35,7 @@ export async function main(argv: string[]): Promise<number> {
     const msg = err instanceof Error ? err.message : String(err);
     process.stderr.write(`fintune: ${msg}\n`);
     if (process.env.FINTUNE_DEBUG && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
-    return 1;
+    return err instanceof UsageError ? 2 : 1;
   }
 }
 

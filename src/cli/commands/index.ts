@@ -1,8 +1,12 @@
 import type { Command } from 'commander';
+import { register as registerExport } from './export.js';
+import { register as registerFinetune } from './finetune.js';
+import { register as registerGenerate } from './generate.js';
+import { register as registerPretrain } from './pretrain.js';
 
 /** One line per command module; each exports `register(program)`. Keep alphabetical. */
 type Registrar = (program: Command) => void;
-const registrars: Registrar[] = [];
+const registrars: Registrar[] = [registerExport, registerFinetune, registerGenerate, registerPretrain];
 
 export function registerCommands(program: Command): void {
   for (const register of registrars) register(program);

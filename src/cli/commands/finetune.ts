@@ -1,0 +1,160 @@
+/**
+ * `fintune finetune --method NAME`: fine-tune a checkpoint on prompt/answer examples (JSONL) or plain text.
+ *
+ * JSONL lines are objects with "prompt" and one of "answer" / "completion" / "response" (loss on the answer
+ * tokens only), or a "text" field (loss on every token). Any other file is plain text, trained like
+ * continued pre-training. Methods: "full" (every weight trains); adapter methods come from src/peft/ once its
+ * registry is part of the build.
+ */
+import path from 'node:path';
+import type { Command } from 'commander';
+import { GPT2 } from '../../models/gpt2.js';
+import { loadModel } from '../../models/load.js';
+import { presetNames, presetOptions } from '../../models/presets.js';
+import { saveModel } from '../../models/save.js';
+import type { CausalLM } from '../../models/common.js';
+import { exampleBatches, IGNORE_INDEX, RandomWindows, sequentialWindows, ShuffledExamples, type Example } from '../../train/data.js';
+import { Trainer } from '../../train/trainer.js';
+import { finishRun } from '../../train/finish.js';
+import type { EvalData, TrainData } from '../../train/types.js';
+import { addTrainingOptions, loadCodec, readTextFile, splitTail, trainerConfigFrom, type TextCodec, type TrainingCliOptions } from '../../train/cli_support.js';
+
+interface FinetuneOptions extends TrainingCliOptions {
+  data: string;
+  method: string;
+  model?: string;
+  preset?: string;
+  export: 'best' | 'last';
+}
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('finetune')
+    .description('Fine-tune a model on prompt/answer JSONL or plain text, with held-out loss and perplexity')
+    .requiredOption('--data <file>', 'JSONL ({"prompt","answer"} or {"text"} per line) or plain text')
+    .option('--method <name>', 'fine-tuning method: full (adapter methods arrive with src/peft/)', 'full')
+    .option('--model <dir>', 'checkpoint folder to fine-tune (config.json + safetensors)')
+    .option('--preset <name>', `start from a freshly initialized preset instead (${presetNames().join(', ')}); for experiments`)
+    .option('--export <which>', 'weights saved to <out>/final: "best" (lowest held-out loss) or "last"', 'best');
+  addTrainingOptions(cmd).action(async (opts: FinetuneOptions) => {
+    await runFinetune(opts);
+  });
+}
+
+/** Methods this build can run. */
+const METHODS = ['full'];
+
+export async function runFinetune(o: FinetuneOptions): Promise<void> {
+  if (!METHODS.includes(o.method)) {
+    throw new Error(
+      `--method ${o.method}: not available in this build. Parameter-efficient methods are wired in through src/peft/registry.ts, ` +
+        `which is not part of it yet; use --method full (every weight trains)`,
+    );
+  }
+  if ((o.model ? 1 : 0) + (o.preset ? 1 : 0) !== 1) throw new Error('give exactly one of --model <dir> or --preset <name>');
+  const codec = await loadCodec(o.tokenizer);
+  let model: CausalLM;
+  if (o.model) model = loadModel(o.model);
+  else {
+    const g = new GPT2(presetOptions(o.preset!, codec.vocabSize));
+    g.initWeights(o.seed);
+    model = g as unknown as CausalLM;
+  }
+  const vocab = model.lm_head.weight.shape[0]!;
+  if (codec.vocabSize > vocab) throw new Error(`the tokenizer has ${codec.vocabSize} ids but the model only ${vocab}`);
+  const cfg = (model as unknown as { config?: { nPositions?: number; maxPositions?: number } }).config;
+  const ctx = cfg?.nPositions ?? cfg?.maxPositions ?? 1024;
+  const seqLen = o.seqLen ?? Math.min(ctx, 256);
+  if (seqLen > ctx) throw new Error(`--seq-len ${seqLen} is longer than the model's context of ${ctx} positions`);
+
+  let train: TrainData, evalData: EvalData, counts: Record<string, number>;
+  if (o.data.endsWith('.jsonl')) {
+    const all = readExamples(o.data, codec, seqLen);
+    let tr: Example[], va: Example[];
+    if (o.valData) {
+      tr = all;
+      va = readExamples(o.valData, codec, seqLen);
+    } else {
+      if (!(o.valFraction > 0 && o.valFraction < 1)) throw new Error(`--val-fraction must be in (0, 1) when no --val-data is given, got ${o.valFraction}`);
+      // The held-out examples are the file's last ones: for time-ordered data they come after the training ones.
+      const nVal = Math.floor(all.length * o.valFraction);
+      if (nVal < 1 || nVal >= all.length) throw new Error(`${o.data}: ${all.length} examples leave ${nVal} held out with --val-fraction ${o.valFraction}; both parts need at least one`);
+      tr = all.slice(0, all.length - nVal);
+      va = all.slice(all.length - nVal);
+    }
+    train = new ShuffledExamples(tr, { batchSize: o.batchSize, seed: o.seed });
+    evalData = exampleBatches(va.slice(0, o.batchSize * o.evalBatches), o.batchSize);
+    counts = { trainExamples: tr.length, heldOutExamples: va.length };
+  } else {
+    const tokens = codec.encode(readTextFile(o.data, '--data'));
+    const parts = o.valData ? { train: tokens, val: codec.encode(readTextFile(o.valData, '--val-data')) } : splitTail(tokens, o.valFraction, seqLen + 1, o.data);
+    train = new RandomWindows(parts.train, { batchSize: o.batchSize, seqLen, seed: o.seed });
+    evalData = sequentialWindows(parts.val, o.batchSize, seqLen, o.evalBatches);
+    counts = { trainTokens: parts.train.length, heldOutTokens: parts.val.length };
+  }
+
+  const trainer = new Trainer({
+    model,
+    train,
+    eval: evalData,
+    config: trainerConfigFrom(o),
+    describe: {
+      command: 'finetune',
+      method: o.method,
+      model: o.model ? path.resolve(o.model) : { preset: o.preset! },
+      data: path.resolve(o.data),
+      valData: o.valData ? path.resolve(o.valData) : null,
+      tokenizer: codec.name,
+      seqLen,
+      batchSize: o.batchSize,
+      seed: o.seed,
+      ...counts,
+    },
+  });
+  await finishRun(trainer, o.out, o.export, (m, dir) => saveModel(m as CausalLM, dir, { extraConfig: { fintune_tokenizer: codec.name } }));
+}
+
+/**
+ * Prompt/answer (or text) examples from JSONL. The target of position t is token t+1; prompt positions are not
+ * scored. Every problem names the file and line.
+ */
+export function readExamples(file: string, codec: TextCodec, seqLen: number): Example[] {
+  const text = readTextFile(file, '--data');
+  const out: Example[] = [];
+  const lines = text.split('\n');
+  lines.forEach((raw, i) => {
+    const where = `${file}:${i + 1}`;
+    const line = raw.trim();
+    if (!line) return;
+    let obj: Record<string, unknown>;
+    try {
+      obj = JSON.parse(line) as Record<string, unknown>;
+    } catch (err) {
+      throw new Error(`${where}: not valid JSON (${(err as Error).message})${i === lines.length - 1 ? ' — is the last line truncated?' : ''}`);
+    }
+    if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new Error(`${where}: expected a JSON object`);
+    const answer = obj.answer ?? obj.completion ?? obj.response;
+    let prompt: Int32Array, target: Int32Array;
+    if (typeof obj.prompt === 'string' && typeof answer === 'string') {
+      prompt = codec.encode(obj.prompt);
+      target = codec.encode(answer);
+    } else if (typeof obj.text === 'string') {
+      prompt = new Int32Array(0);
+      target = codec.encode(obj.text);
+    } else throw new Error(`${where}: needs string fields "prompt" and "answer" (or "completion" / "response"), or "text"`);
+    const eos = codec.eosId !== null ? [codec.eosId] : [];
+    const all = Int32Array.from([...prompt, ...target, ...eos]);
+    if (all.length < 2) throw new Error(`${where}: the example has fewer than 2 tokens`);
+    if (all.length - 1 > seqLen) {
+      throw new Error(`${where}: the example is ${all.length - 1} tokens (prompt ${prompt.length}), longer than the context of ${seqLen} (--seq-len); shorten it or raise --seq-len`);
+    }
+    const inputIds = all.slice(0, -1);
+    const labels = all.slice(1);
+    // labels[t] is all[t+1]: scored only when that token belongs to the answer (or is EOS).
+    for (let t = 0; t + 1 < prompt.length; t++) labels[t] = IGNORE_INDEX;
+    if (labels.every((l) => l === IGNORE_INDEX)) throw new Error(`${where}: the answer is empty, nothing to learn`);
+    out.push({ inputIds, labels });
+  });
+  if (out.length === 0) throw new Error(`${file}: no examples`);
+  return out;
+}

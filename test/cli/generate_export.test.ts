@@ -1,0 +1,46 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { VERSION } from '../../src/version.js';
+import { FIXTURES, ROOT } from '../helpers/paths.js';
+import { get, readReference } from '../helpers/fixtures.js';
+import { runCli } from '../helpers/cli.js';
+
+describe('fintune CLI basics', () => {
+  it('version matches package.json; --help exits 0', async () => {
+    expect(JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version).toBe(VERSION);
+    expect((await runCli(['--version'])).code).toBe(0);
+    const h = await runCli(['generate', '--help']);
+    expect(h.code).toBe(0);
+    expect(h.stdout).toMatch(/Examples:/);
+  });
+  it('generate --json prints only the new ids (greedy, cached) and they match the fixture', async () => {
+    const ref = readReference('gpt2-tiny-trained');
+    const prompt = (get(ref, 'greedy.prompt').toArray() as number[][])[0]!;
+    const want = (get(ref, 'greedy.output').toArray() as number[][])[0]!.slice(8, 18);
+    const r = await runCli(['generate', '--model', path.join(FIXTURES, 'gpt2-tiny-trained'), '--prompt-ids', prompt.join(','), '--max-new-tokens', '10', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ ids: want, text: null });
+  });
+  it('usage mistakes exit 2, failures exit 1, with a message', async () => {
+    const m = path.join(FIXTURES, 'gpt2-tiny-trained');
+    expect((await runCli(['generate', '--model', m])).code).toBe(2);
+    expect((await runCli(['generate', '--model', m, '--prompt-ids', 'a,b'])).code).toBe(2);
+    const missing = await runCli(['generate', '--model', '/nonexistent-folder', '--prompt-ids', '1']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/nonexistent-folder/);
+  });
+  it('export onnx writes the transformers.js layout', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'fintune-cli-onnx-'));
+    try {
+      const r = await runCli(['export', 'onnx', '--model', path.join(FIXTURES, 'llama-tiny'), '--out', out, '--json']);
+      expect(r.code).toBe(0);
+      const files = JSON.parse(r.stdout).files as string[];
+      expect(files).toContain(path.join(out, 'onnx', 'model.onnx'));
+      expect(files).toContain(path.join(out, 'config.json'));
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
