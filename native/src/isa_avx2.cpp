@@ -1,6 +1,8 @@
 // AVX2+FMA unit (-mavx2 -mfma -mf16c): the path for AMD Zen 3 and older Intel. See isa_avx512.cpp for the rules.
 #include <immintrin.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -10,7 +12,7 @@ namespace {
 
 // 6×16 micro-tile: 12 ymm accumulators + 2 for B + 1 broadcast = 15 of the 16 ymm registers.
 const long MR = 6, NR = 16;
-const long KC = 256, MC = 144, NC = 768;
+const long KC0 = 256, MC0 = 480;
 
 #pragma GCC push_options
 #pragma GCC optimize("unroll-loops")

@@ -3,6 +3,8 @@
 // function or template instance compiled here can be shared with (and picked by the linker for) other units.
 #include <immintrin.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -13,7 +15,7 @@ namespace {
 // 8×48 micro-tile: 24 zmm accumulators, 3 zmm of B per k, A broadcast from memory (embedded broadcast).
 // 24 independent FMA chains cover 2 FMA ports × 4-cycle latency three times over.
 const long MR = 8, NR = 48;
-const long KC = 256, MC = 128, NC = 768;
+const long KC0 = 192, MC0 = 512;
 
 #pragma GCC push_options
 #pragma GCC optimize("unroll-loops")
@@ -23,7 +25,6 @@ void ukr(long kc, const float* A, const float* B, float* C, long ldc, float alph
     for (int j = 0; j < 3; ++j) c[i][j] = _mm512_setzero_ps();
   for (long k = 0; k < kc; ++k) {
     __m512 b0 = _mm512_load_ps(B), b1 = _mm512_load_ps(B + 16), b2 = _mm512_load_ps(B + 32);
-    _mm_prefetch((const char*)(B + 8 * NR), _MM_HINT_T0);
     for (int i = 0; i < MR; ++i) {
       __m512 a = _mm512_set1_ps(A[i]);
       c[i][0] = _mm512_fmadd_ps(a, b0, c[i][0]);

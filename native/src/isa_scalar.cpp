@@ -1,6 +1,8 @@
 // Baseline unit (x86-64 SSE2 only): the fallback for any CPU, and the reference path the others are checked
 // against in the twin tests. The micro-kernel is plain C++; the compiler vectorizes its rows with SSE2.
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -9,7 +11,7 @@
 namespace {
 
 const long MR = 4, NR = 8;
-const long KC = 256, MC = 128, NC = 512;
+const long KC0 = 256, MC0 = 128;
 
 void ukr(long kc, const float* A, const float* B, float* C, long ldc, float alpha, float beta) {
   float c[MR][NR] = {};

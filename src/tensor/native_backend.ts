@@ -1,0 +1,515 @@
+/**
+ * The native backend: the C++ addon in native/ (built by scripts/build-native.mjs into native/build/fintune.node).
+ *
+ * Every f32 call goes to the addon, which works on the typed arrays' own memory (no copies across the boundary);
+ * f64 work, mixed types, and the few cases the addon does not handle (overlapping in/out ranges that are not
+ * the same elements) go to the TypeScript reference backend.
+ *
+ * Loading: `loadNative()` says whether the addon is usable and why not. The backend registers itself with
+ * backends.ts, which asks for it on first use unless FINTUNE_BACKEND=ts. When the addon is missing or broken:
+ * FINTUNE_REQUIRE_NATIVE=1 (CI) or FINTUNE_BACKEND=native make that an error; otherwise the library falls back
+ * to the TS backend and says so once on stderr.
+ *
+ * Run-time knobs (read by the addon at load): FINTUNE_SIMD=avx512|avx2|scalar forces an ISA path,
+ * FINTUNE_THREADS=1|2 sets the pool size. `setNativeSimd` / `setNativeThreads` change them later (tests, bench).
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type {
+  AttentionParams,
+  AttnView,
+  Backend,
+  BinaryOp,
+  Buf,
+  GemmParams,
+  StridedView,
+  UnaryOp,
+} from './backend.js';
+import { registerBackendResolver } from './backends.js';
+import { tsBackend } from './ts_backend/index.js';
+
+/** The addon's exports (see native/src/addon.cpp): typed arrays first, numbers packed in a Float64Array. */
+export interface NativeAddon {
+  gemm(a: Float32Array, b: Float32Array, c: Float32Array, p: Float64Array): void;
+  unary(op: number, x: Float32Array, out: Float32Array, p: Float64Array): void;
+  binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, p: Float64Array): void;
+  affine(x: Float32Array, out: Float32Array, p: Float64Array): void;
+  copyStrided(src: Float32Array, dst: Float32Array, p: Float64Array): void;
+  axpy(x: Float32Array, y: Float32Array, p: Float64Array): void;
+  fill(out: Float32Array, p: Float64Array): void;
+  reduceSum(x: Float32Array, out: Float32Array, p: Float64Array): void;
+  reduceMax(x: Float32Array, out: Float32Array, idx: Int32Array | null, p: Float64Array): void;
+  sumSquares(x: Float32Array, p: Float64Array): number;
+  layerNormForward(...args: unknown[]): void;
+  layerNormBackward(...args: unknown[]): void;
+  rmsNormForward(...args: unknown[]): void;
+  rmsNormBackward(...args: unknown[]): void;
+  geluForward(...args: unknown[]): void;
+  geluBackward(...args: unknown[]): void;
+  siluForward(...args: unknown[]): void;
+  siluBackward(...args: unknown[]): void;
+  softmaxForward(...args: unknown[]): void;
+  softmaxBackward(...args: unknown[]): void;
+  crossEntropyForward(...args: unknown[]): void;
+  crossEntropyBackward(...args: unknown[]): void;
+  embeddingForward(...args: unknown[]): void;
+  embeddingBackward(...args: unknown[]): void;
+  attentionForward(...args: unknown[]): void;
+  attentionBackward(...args: unknown[]): void;
+  rope(...args: unknown[]): void;
+  adamw(...args: unknown[]): void;
+  info(): NativeInfo;
+  setSimd(name: string): NativeInfo;
+  setThreads(n: number): NativeInfo;
+  /** Measured FMA peak in GFLOP/s with the current ISA and thread count (runs for about `seconds`). */
+  fmaPeak(seconds: number): number;
+}
+
+export interface NativeInfo {
+  simd: string;
+  threads: number;
+  /** ISA paths this CPU can run, best first. */
+  supported: string[];
+}
+
+export type NativeStatus = { ok: true; addon: NativeAddon; path: string; info: NativeInfo } | { ok: false; reason: string; path: string };
+
+/** Where the build script puts the addon; the same relative path from src/tensor and dist/tensor. */
+export const NATIVE_ADDON_PATH = fileURLToPath(new URL('../../native/build/fintune.node', import.meta.url));
+
+let status: NativeStatus | null = null;
+
+/** Loads the addon once; never throws. `reason` says why it is unavailable (missing build, load error, CPU). */
+export function loadNative(): NativeStatus {
+  if (status) return status;
+  const path = NATIVE_ADDON_PATH;
+  if (process.platform !== 'linux' || process.arch !== 'x64') {
+    status = { ok: false, path, reason: `the native addon is built for linux-x64 only (this is ${process.platform}-${process.arch})` };
+  } else if (!existsSync(path)) {
+    status = { ok: false, path, reason: `${path} does not exist (run \`npm run build\` or \`node scripts/build-native.mjs\`)` };
+  } else {
+    try {
+      const addon = createRequire(import.meta.url)(path) as NativeAddon;
+      status = { ok: true, addon, path, info: addon.info() };
+    } catch (err) {
+      status = { ok: false, path, reason: `loading ${path} failed: ${err instanceof Error ? err.message : String(err)}` };
+    }
+  }
+  return status;
+}
+
+function addonOrThrow(): NativeAddon {
+  const s = loadNative();
+  if (!s.ok) throw new Error(`fintune: the native backend is unavailable: ${s.reason}`);
+  return s.addon;
+}
+
+/** Switch the ISA path at run time ('avx512' | 'avx2' | 'scalar'); throws if the CPU cannot run it. */
+export function setNativeSimd(simd: string): NativeInfo {
+  return addonOrThrow().setSimd(simd);
+}
+
+/** Set the pool size (1 = calling thread only, 2 = plus the worker). */
+export function setNativeThreads(n: number): NativeInfo {
+  return addonOrThrow().setThreads(n);
+}
+
+export function nativeInfo(): NativeInfo {
+  return addonOrThrow().info();
+}
+
+/** FMA peak (GFLOP/s) measured in-process with the current ISA and threads: the yardstick for GEMM efficiency. */
+export function nativeFmaPeak(seconds = 0.5): number {
+  return addonOrThrow().fmaPeak(seconds);
+}
+
+// ---- argument packing -------------------------------------------------------------------------------------
+// One reusable parameter block: calls are synchronous, so it is never in use twice at once.
+const P = new Float64Array(64);
+
+const UNARY: Record<UnaryOp, number> = {
+  neg: 0, exp: 1, log: 2, sqrt: 3, rsqrt: 4, abs: 5, sign: 6, tanh: 7, sigmoid: 8, relu: 9, square: 10,
+  reciprocal: 11, sin: 12, cos: 13,
+};
+const BINARY: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3, pow: 4, max: 5, min: 6, eq: 7, gt: 8, lt: 9 };
+
+function f32(...bufs: (Buf | null)[]): boolean {
+  for (const b of bufs) if (b !== null && !(b instanceof Float32Array)) return false;
+  return true;
+}
+
+/** Element range [lo, hi] a strided view reaches. */
+function extent(shape: readonly number[], strides: readonly number[], off: number): [number, number] {
+  let lo = off;
+  let hi = off;
+  for (let d = 0; d < shape.length; d++) {
+    const s = (shape[d] - 1) * strides[d];
+    if (s > 0) hi += s;
+    else lo += s;
+  }
+  return [lo, hi];
+}
+
+/**
+ * True when two element ranges of typed arrays share memory but are not the very same elements in the same
+ * order. The native kernels split work over threads, so such partial overlaps would race; they are rare
+ * (same-range in-place ops are fine and common) and go to the sequential reference kernel.
+ */
+function partialOverlap(a: Buf, aLo: number, aHi: number, b: Buf, bLo: number, bHi: number, same: boolean): boolean {
+  if (a.buffer !== b.buffer) return false;
+  const ea = a.BYTES_PER_ELEMENT;
+  const a0 = a.byteOffset + aLo * ea;
+  const a1 = a.byteOffset + (aHi + 1) * ea;
+  const b0 = b.byteOffset + bLo * b.BYTES_PER_ELEMENT;
+  const b1 = b.byteOffset + (bHi + 1) * b.BYTES_PER_ELEMENT;
+  if (a1 <= b0 || b1 <= a0) return false;
+  return !(same && a0 === b0 && a1 === b1);
+}
+
+function contiguous(shape: readonly number[], v: StridedView): boolean {
+  let s = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    if (shape[d] !== 1 && v.strides[d] !== s) return false;
+    s *= shape[d];
+  }
+  return true;
+}
+
+function numel(shape: readonly number[]): number {
+  let n = 1;
+  for (const s of shape) n *= s;
+  return n;
+}
+
+/** Writes [nd, shape...] at P[0..] and returns the next position. */
+function putShape(shape: readonly number[]): number {
+  if (shape.length > 8) throw new Error(`native: at most 8 dims, got ${shape.length}`);
+  P[0] = shape.length;
+  for (let d = 0; d < shape.length; d++) P[1 + d] = shape[d];
+  return 1 + shape.length;
+}
+
+function putView(pos: number, off: number, strides: readonly number[]): number {
+  P[pos++] = off;
+  for (const s of strides) P[pos++] = s;
+  return pos;
+}
+
+function putAttn(p: AttentionParams): void {
+  P[0] = p.B; P[1] = p.H; P[2] = p.Hkv; P[3] = p.T; P[4] = p.S; P[5] = p.D;
+  P[6] = p.scale; P[7] = p.causal ? 1 : 0; P[8] = p.window;
+  putAttnView(9, p.q); putAttnView(13, p.k); putAttnView(17, p.v);
+  if (p.mask) {
+    P[21] = p.mask.off; P[22] = p.mask.sb; P[23] = p.mask.st;
+  } else {
+    P[21] = 0; P[22] = 0; P[23] = 0;
+  }
+}
+
+function putAttnView(pos: number, v: AttnView): void {
+  P[pos] = v.off; P[pos + 1] = v.sb; P[pos + 2] = v.sh; P[pos + 3] = v.st;
+}
+
+function attnF32(p: AttentionParams, ...views: AttnView[]): boolean {
+  return f32(p.q.data, p.k.data, p.v.data, p.mask ? p.mask.data : null, ...views.map((v) => v.data));
+}
+
+/** The Backend over a loaded addon. */
+export function createNativeBackend(addon: NativeAddon): Backend {
+  const A = addon;
+  const ts = tsBackend;
+  const info = () => A.info();
+  return {
+    name: 'native',
+    get simd() {
+      return info().simd;
+    },
+    get threads() {
+      return info().threads;
+    },
+
+    gemm(p: GemmParams): void {
+      if (!f32(p.a, p.b, p.c)) return ts.gemm(p);
+      P[0] = p.transA ? 1 : 0; P[1] = p.transB ? 1 : 0; P[2] = p.M; P[3] = p.N; P[4] = p.K;
+      P[5] = p.alpha; P[6] = p.beta;
+      P[7] = p.aOff; P[8] = p.lda; P[9] = p.strideA;
+      P[10] = p.bOff; P[11] = p.ldb; P[12] = p.strideB;
+      P[13] = p.cOff; P[14] = p.ldc; P[15] = p.strideC; P[16] = p.batch;
+      A.gemm(p.a as Float32Array, p.b as Float32Array, p.c as Float32Array, P);
+    },
+
+    unary(op, shape, x, out, outOff) {
+      if (!f32(x.data, out) || x.strides.length !== shape.length) return ts.unary(op, shape, x, out, outOff);
+      const n = numel(shape);
+      const [lo, hi] = extent(shape, x.strides, x.offset);
+      if (n > 0 && partialOverlap(x.data, lo, hi, out, outOff, outOff + n - 1, contiguous(shape, x))) {
+        return ts.unary(op, shape, x, out, outOff);
+      }
+      let pos = putShape(shape);
+      pos = putView(pos, x.offset, x.strides);
+      P[pos] = outOff;
+      A.unary(UNARY[op], x.data as Float32Array, out as Float32Array, P);
+    },
+
+    binary(op, shape, a, b, out, outOff) {
+      if (!f32(a.data, b.data, out) || a.strides.length !== shape.length || b.strides.length !== shape.length) {
+        return ts.binary(op, shape, a, b, out, outOff);
+      }
+      const n = numel(shape);
+      if (n > 0) {
+        const [alo, ahi] = extent(shape, a.strides, a.offset);
+        const [blo, bhi] = extent(shape, b.strides, b.offset);
+        if (
+          partialOverlap(a.data, alo, ahi, out, outOff, outOff + n - 1, contiguous(shape, a)) ||
+          partialOverlap(b.data, blo, bhi, out, outOff, outOff + n - 1, contiguous(shape, b))
+        ) {
+          return ts.binary(op, shape, a, b, out, outOff);
+        }
+      }
+      let pos = putShape(shape);
+      pos = putView(pos, a.offset, a.strides);
+      pos = putView(pos, b.offset, b.strides);
+      P[pos] = outOff;
+      A.binary(BINARY[op], a.data as Float32Array, b.data as Float32Array, out as Float32Array, P);
+    },
+
+    affine(shape, x, alpha, beta, out, outOff) {
+      if (!f32(x.data, out) || x.strides.length !== shape.length) return ts.affine(shape, x, alpha, beta, out, outOff);
+      const n = numel(shape);
+      const [lo, hi] = extent(shape, x.strides, x.offset);
+      if (n > 0 && partialOverlap(x.data, lo, hi, out, outOff, outOff + n - 1, contiguous(shape, x))) {
+        return ts.affine(shape, x, alpha, beta, out, outOff);
+      }
+      let pos = putShape(shape);
+      pos = putView(pos, x.offset, x.strides);
+      P[pos] = alpha;
+      P[pos + 1] = beta;
+      P[pos + 2] = outOff;
+      A.affine(x.data as Float32Array, out as Float32Array, P);
+    },
+
+    copyStrided(shape, src, dst) {
+      if (!f32(src.data, dst.data) || src.strides.length !== shape.length || dst.strides.length !== shape.length) {
+        return ts.copyStrided(shape, src, dst);
+      }
+      if (numel(shape) > 0) {
+        const [slo, shi] = extent(shape, src.strides, src.offset);
+        const [dlo, dhi] = extent(shape, dst.strides, dst.offset);
+        const same = src.offset === dst.offset && src.strides.every((s, d) => s === dst.strides[d]);
+        if (partialOverlap(src.data, slo, shi, dst.data, dlo, dhi, same)) return ts.copyStrided(shape, src, dst);
+      }
+      let pos = putShape(shape);
+      pos = putView(pos, src.offset, src.strides);
+      putView(pos, dst.offset, dst.strides);
+      A.copyStrided(src.data as Float32Array, dst.data as Float32Array, P);
+    },
+
+    axpy(n, alpha, x, xOff, y, yOff) {
+      if (!f32(x, y) || (n > 0 && partialOverlap(x, xOff, xOff + n - 1, y, yOff, yOff + n - 1, true))) {
+        return ts.axpy(n, alpha, x, xOff, y, yOff);
+      }
+      P[0] = n; P[1] = alpha; P[2] = xOff; P[3] = yOff;
+      A.axpy(x as Float32Array, y as Float32Array, P);
+    },
+
+    fill(n, value, out, outOff) {
+      if (!f32(out)) return ts.fill(n, value, out, outOff);
+      P[0] = n; P[1] = value; P[2] = outOff;
+      A.fill(out as Float32Array, P);
+    },
+
+    reduceSum(outer, axis, inner, x, xOff, out, outOff) {
+      const n = outer * axis * inner;
+      const m = outer * inner;
+      if (!f32(x, out) || (n > 0 && m > 0 && partialOverlap(x, xOff, xOff + n - 1, out, outOff, outOff + m - 1, false))) {
+        return ts.reduceSum(outer, axis, inner, x, xOff, out, outOff);
+      }
+      P[0] = outer; P[1] = axis; P[2] = inner; P[3] = xOff; P[4] = outOff;
+      A.reduceSum(x as Float32Array, out as Float32Array, P);
+    },
+
+    reduceMax(outer, axis, inner, x, xOff, out, outOff, idx) {
+      const n = outer * axis * inner;
+      const m = outer * inner;
+      if (!f32(x, out) || (n > 0 && m > 0 && partialOverlap(x, xOff, xOff + n - 1, out, outOff, outOff + m - 1, false))) {
+        return ts.reduceMax(outer, axis, inner, x, xOff, out, outOff, idx);
+      }
+      P[0] = outer; P[1] = axis; P[2] = inner; P[3] = xOff; P[4] = outOff;
+      A.reduceMax(x as Float32Array, out as Float32Array, idx, P);
+    },
+
+    layerNormForward(N, C, eps, x, w, b, out, mean, rstd) {
+      if (!f32(x, w, b, out, mean, rstd)) return ts.layerNormForward(N, C, eps, x, w, b, out, mean, rstd);
+      P[0] = N; P[1] = C; P[2] = eps;
+      A.layerNormForward(x, w, b, out, mean, rstd, P);
+    },
+
+    layerNormBackward(N, C, dout, x, w, mean, rstd, dx, dw, db) {
+      if (!f32(dout, x, w, mean, rstd, dx, dw, db)) return ts.layerNormBackward(N, C, dout, x, w, mean, rstd, dx, dw, db);
+      P[0] = N; P[1] = C;
+      A.layerNormBackward(dout, x, w, mean, rstd, dx, dw, db, P);
+    },
+
+    rmsNormForward(N, C, eps, x, w, out, rstd) {
+      if (!f32(x, w, out, rstd)) return ts.rmsNormForward(N, C, eps, x, w, out, rstd);
+      P[0] = N; P[1] = C; P[2] = eps;
+      A.rmsNormForward(x, w, out, rstd, P);
+    },
+
+    rmsNormBackward(N, C, dout, x, w, rstd, dx, dw) {
+      if (!f32(dout, x, w, rstd, dx, dw)) return ts.rmsNormBackward(N, C, dout, x, w, rstd, dx, dw);
+      P[0] = N; P[1] = C;
+      A.rmsNormBackward(dout, x, w, rstd, dx, dw, P);
+    },
+
+    geluForward(n, approximate, x, out) {
+      if (!f32(x, out)) return ts.geluForward(n, approximate, x, out);
+      P[0] = n; P[1] = approximate ? 1 : 0;
+      A.geluForward(x, out, P);
+    },
+
+    geluBackward(n, approximate, x, dout, dx) {
+      if (!f32(x, dout, dx)) return ts.geluBackward(n, approximate, x, dout, dx);
+      P[0] = n; P[1] = approximate ? 1 : 0;
+      A.geluBackward(x, dout, dx, P);
+    },
+
+    siluForward(n, x, out) {
+      if (!f32(x, out)) return ts.siluForward(n, x, out);
+      P[0] = n;
+      A.siluForward(x, out, P);
+    },
+
+    siluBackward(n, x, dout, dx) {
+      if (!f32(x, dout, dx)) return ts.siluBackward(n, x, dout, dx);
+      P[0] = n;
+      A.siluBackward(x, dout, dx, P);
+    },
+
+    softmaxForward(N, C, x, out) {
+      if (!f32(x, out)) return ts.softmaxForward(N, C, x, out);
+      P[0] = N; P[1] = C;
+      A.softmaxForward(x, out, P);
+    },
+
+    softmaxBackward(N, C, y, dy, dx) {
+      if (!f32(y, dy, dx)) return ts.softmaxBackward(N, C, y, dy, dx);
+      P[0] = N; P[1] = C;
+      A.softmaxBackward(y, dy, dx, P);
+    },
+
+    crossEntropyForward(N, V, ignoreIndex, logits, targets, losses, lse) {
+      if (!f32(logits, losses, lse)) return ts.crossEntropyForward(N, V, ignoreIndex, logits, targets, losses, lse);
+      P[0] = N; P[1] = V; P[2] = ignoreIndex;
+      A.crossEntropyForward(logits, targets, losses, lse, P);
+    },
+
+    crossEntropyBackward(N, V, ignoreIndex, logits, targets, lse, scale, dlogits) {
+      if (!f32(logits, lse, scale, dlogits)) {
+        return ts.crossEntropyBackward(N, V, ignoreIndex, logits, targets, lse, scale, dlogits);
+      }
+      P[0] = N; P[1] = V; P[2] = ignoreIndex;
+      A.crossEntropyBackward(logits, targets, lse, scale, dlogits, P);
+    },
+
+    embeddingForward(N, C, ids, weight, out) {
+      if (!f32(weight, out)) return ts.embeddingForward(N, C, ids, weight, out);
+      P[0] = N; P[1] = C;
+      A.embeddingForward(ids, weight, out, P);
+    },
+
+    embeddingBackward(N, C, ids, dout, dweight) {
+      if (!f32(dout, dweight)) return ts.embeddingBackward(N, C, ids, dout, dweight);
+      P[0] = N; P[1] = C;
+      A.embeddingBackward(ids, dout, dweight, P);
+    },
+
+    attentionForward(p, out, lse) {
+      if (!attnF32(p, out) || !f32(lse)) return ts.attentionForward(p, out, lse);
+      putAttn(p);
+      putAttnView(24, out);
+      A.attentionForward(p.q.data, p.k.data, p.v.data, p.mask ? p.mask.data : null, out.data, lse, P);
+    },
+
+    attentionBackward(p, out, lse, dout, dq, dk, dv) {
+      if (!attnF32(p, out, dout, dq, dk, dv) || !f32(lse)) return ts.attentionBackward(p, out, lse, dout, dq, dk, dv);
+      putAttn(p);
+      putAttnView(24, out);
+      putAttnView(28, dout);
+      putAttnView(32, dq);
+      putAttnView(36, dk);
+      putAttnView(40, dv);
+      A.attentionBackward(
+        p.q.data, p.k.data, p.v.data, p.mask ? p.mask.data : null, out.data, lse, dout.data, dq.data, dk.data, dv.data, P,
+      );
+    },
+
+    rope(rows, D, x, xOff, rowPos, cos, sin, inverse, out, outOff) {
+      const n = rows * D;
+      if (!f32(x, cos, sin, out) || (n > 0 && partialOverlap(x, xOff, xOff + n - 1, out, outOff, outOff + n - 1, true))) {
+        return ts.rope(rows, D, x, xOff, rowPos, cos, sin, inverse, out, outOff);
+      }
+      P[0] = rows; P[1] = D; P[2] = xOff; P[3] = outOff; P[4] = inverse ? 1 : 0;
+      A.rope(x, rowPos, cos, sin, out, P);
+    },
+
+    adamw(n, param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step) {
+      if (!f32(param, grad, m, v)) return ts.adamw(n, param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step);
+      P[0] = n; P[1] = lr; P[2] = beta1; P[3] = beta2; P[4] = eps; P[5] = weightDecay; P[6] = step;
+      A.adamw(param, grad, m, v, P);
+    },
+
+    sumSquares(n, x, xOff) {
+      if (!f32(x)) return ts.sumSquares(n, x, xOff);
+      P[0] = n; P[1] = xOff;
+      return A.sumSquares(x as Float32Array, P);
+    },
+  };
+}
+
+let backend: Backend | null = null;
+
+/** The native Backend, or null when the addon is unavailable (see `loadNative().reason`). */
+export function getNativeBackend(): Backend | null {
+  if (backend) return backend;
+  const s = loadNative();
+  if (!s.ok) return null;
+  backend = createNativeBackend(s.addon);
+  return backend;
+}
+
+/**
+ * The native Backend; throws when the addon is unavailable. Prefer getNativeBackend() or the automatic
+ * selection in backends.ts when a fall-back is acceptable.
+ */
+export const nativeBackend: Backend = new Proxy({} as Backend, {
+  get(_t, prop) {
+    const b = getNativeBackend();
+    if (!b) throw new Error(`fintune: the native backend is unavailable: ${(loadNative() as { reason: string }).reason}`);
+    return (b as unknown as Record<string | symbol, unknown>)[prop];
+  },
+});
+
+let warned = false;
+
+/**
+ * Decides what the automatic selection gets: the native backend, or null (TS) after saying why once.
+ * FINTUNE_REQUIRE_NATIVE=1 or FINTUNE_BACKEND=native turn an unavailable addon into an error.
+ */
+export function resolveNativeBackend(): Backend | null {
+  const b = getNativeBackend();
+  if (b) return b;
+  const reason = (loadNative() as { reason: string }).reason;
+  if (process.env.FINTUNE_REQUIRE_NATIVE === '1' || process.env.FINTUNE_BACKEND === 'native') {
+    const why = process.env.FINTUNE_REQUIRE_NATIVE === '1' ? 'FINTUNE_REQUIRE_NATIVE=1' : 'FINTUNE_BACKEND=native';
+    throw new Error(`fintune: ${why} but the native backend is unavailable: ${reason}`);
+  }
+  if (!warned) {
+    warned = true;
+    process.stderr.write(`fintune: native backend unavailable, using the TypeScript backend (${reason})\n`);
+  }
+  return null;
+}
+
+registerBackendResolver(resolveNativeBackend);
