@@ -103,6 +103,7 @@ export function trainerConfigFrom(o: TrainingCliOptions): TrainerConfig {
     resume: !!o.resume,
     progress: o.quiet ? 'quiet' : 'auto',
     logEvery: o.logEvery,
+    handleSignals: true,
   };
 }
 

@@ -73,6 +73,11 @@ export interface TrainerConfig {
   progress?: ProgressMode;
   /** Lines mode: a progress line every this many steps. */
   logEvery?: number;
+  /**
+   * Stop cleanly on SIGINT/SIGTERM: finish the current step, save a checkpoint, return (a second signal
+   * exits at once). For command-line use; a library caller usually handles signals itself. Default false.
+   */
+  handleSignals?: boolean;
 }
 
 export interface StepMetrics {
@@ -110,7 +115,7 @@ export interface TrainerCallbacks {
   shouldStop?(trainer: Trainer): boolean;
 }
 
-export type StopReason = 'max_steps' | 'early_stopping' | 'callback';
+export type StopReason = 'max_steps' | 'early_stopping' | 'callback' | 'signal';
 
 export interface TrainResult {
   step: number;
@@ -194,6 +199,7 @@ export class Trainer {
       resume: false,
       progress: 'auto',
       logEvery: 10,
+      handleSignals: false,
       earlyStopping: null,
       autocast: null,
       runDir: null,
@@ -261,9 +267,25 @@ export class Trainer {
     let stoppedBy: StopReason = 'max_steps';
     let lastLoss = NaN;
     let finalValLoss: number | null = null;
+    let signalled: NodeJS.Signals | null = null;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (signalled) process.exit(130); // second signal: the user means it
+      signalled = sig;
+      this.log(`${sig}: stopping after this step and saving a checkpoint (send it again to exit at once)`);
+    };
+    if (c.handleSignals) {
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+    }
     this.model.train();
     try {
       while (this.step < c.maxSteps) {
+        // Signals are delivered between event-loop turns; a step is synchronous, so yield one turn per step.
+        if (c.handleSignals) await new Promise((r) => setImmediate(r));
+        if (signalled) {
+          stoppedBy = 'signal';
+          break;
+        }
         if (this.o.callbacks?.shouldStop?.(this)) {
           stoppedBy = 'callback';
           break;
@@ -331,10 +353,14 @@ export class Trainer {
           break;
         }
       }
-      if (stoppedBy === 'callback' && this.store && this.step > 0 && !this.store.list().some((x) => x.step === this.step)) {
+      if ((stoppedBy === 'callback' || stoppedBy === 'signal') && this.store && this.step > 0 && !this.store.list().some((x) => x.step === this.step)) {
         await this.saveCheckpoint(this.elapsedBefore + (performance.now() - sessionStart) / 1000, false);
       }
     } finally {
+      if (c.handleSignals) {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
       this.optimizer.zeroGrad();
       this.undoCheckpointing?.();
       this.undoCheckpointing = null;

@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointStore } from '../../src/train/checkpoints.js';
 import { ROOT } from '../helpers/paths.js';
 import { tmpDir } from './helpers.js';
@@ -26,14 +26,20 @@ function deterministicPart(line: string): string {
   return JSON.stringify([m.step, m.loss, m.lr, m.gradNorm, m.tokens, m.valLoss ?? null]);
 }
 
+const STEPS = 24;
+let reference: string[] = [];
+
+beforeAll(() => {
+  const ref = tmpDir('resume-ref');
+  const r = spawnSync(process.execPath, args(ref, STEPS), { cwd: ROOT, encoding: 'utf8' });
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
+  reference = metricsLines(ref).map(deterministicPart);
+  expect(reference).toHaveLength(STEPS);
+});
+
 describe('resume after SIGKILL', () => {
   it('continues with bitwise the same losses as an uninterrupted run', async () => {
-    const STEPS = 24;
-    const ref = tmpDir('resume-ref');
-    const r = spawnSync(process.execPath, args(ref, STEPS), { cwd: ROOT, encoding: 'utf8' });
-    expect(r.stderr).toBe('');
-    expect(r.status).toBe(0);
-
     const run = tmpDir('resume-kill');
     const child = spawn(process.execPath, args(run, STEPS, '--delay-ms', '40'), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -59,11 +65,32 @@ describe('resume after SIGKILL', () => {
     // It really resumed: the first step it ran is the one after the last checkpoint.
     expect(r2.stdout.split('\n')[0]).toBe(`step ${Math.max(...before) + 1}`);
 
-    const a = metricsLines(ref).map(deterministicPart);
-    const b = metricsLines(run).map(deterministicPart);
-    expect(a).toHaveLength(STEPS);
-    expect(b).toEqual(a);
+    expect(metricsLines(run).map(deterministicPart)).toEqual(reference);
     const config = JSON.parse(fs.readFileSync(path.join(run, 'config.json'), 'utf8'));
     expect(config.resumes).toHaveLength(1);
+  });
+});
+
+describe('stop on SIGTERM', () => {
+  it('finishes the step, checkpoints exactly there, exits 0, and a resume matches the uninterrupted run', async () => {
+    const run = tmpDir('resume-term');
+    const child = spawn(process.execPath, args(run, STEPS, '--delay-ms', '40', '--handle-signals'), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (/^step 7$/m.test(out) && !child.killed) child.kill('SIGTERM');
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(code).toBe(0);
+    const stopped = Number(/stopped at (\d+)/.exec(out)?.[1]);
+    expect(stopped).toBeGreaterThanOrEqual(7);
+    expect(stopped).toBeLessThan(STEPS);
+    // The stop step is checkpointed even though it is not a multiple of checkpointEvery.
+    expect(new CheckpointStore(path.join(run, 'checkpoints')).list().map((c) => c.step)).toContain(stopped);
+
+    const r2 = spawnSync(process.execPath, args(run, STEPS, '--resume'), { cwd: ROOT, encoding: 'utf8' });
+    expect(r2.status).toBe(0);
+    expect(r2.stdout.split('\n')[0]).toBe(`step ${stopped + 1}`);
+    expect(metricsLines(run).map(deterministicPart)).toEqual(reference);
   });
 });

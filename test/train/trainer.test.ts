@@ -8,6 +8,7 @@ import { crossEntropy } from '../../src/tensor/index.js';
 import { fromArray, type Tensor } from '../../src/tensor/tensor.js';
 import { Module, param } from '../../src/nn/module.js';
 import { Embedding } from '../../src/nn/layers.js';
+import { Llama } from '../../src/models/llama.js';
 import { ListData, mappingBatch, readMetrics, tinyModel, tmpDir } from './helpers.js';
 
 const quiet = { progress: 'quiet' as const };
@@ -259,5 +260,29 @@ describe('batches', () => {
     const t = new Trainer({ model: tinyModel(1), train: new ListData(() => [makeBatch(ids, new Int32Array(8).fill(-100), 2, 4)]), config: { maxSteps: 1, lr: 1, ...quiet } });
     expect(() => t.accumulateGradients()).toThrow(/no label .* is scored/);
     expect(fromArray(ids, [2, 4]).shape).toEqual([2, 4]);
+  });
+});
+
+describe('other architectures', () => {
+  it('Llama: gradient checkpointing finds model.layers.N and gives identical gradients; the trainer runs it', async () => {
+    const make = () => {
+      const m = new Llama({ vocabSize: 32, hiddenSize: 16, intermediateSize: 32, numLayers: 2, numHeads: 2, numKvHeads: 1, maxPositions: 16 });
+      m.initWeights(3);
+      return m;
+    };
+    const batch = mappingBatch(2, 8, 4, (x) => x + 3);
+    const grads = (ckpt: boolean) => {
+      const m = make();
+      const undo = ckpt ? enableGradCheckpointing(m, []) : null;
+      crossEntropy(m.forward(batch.inputIds), batch.labels).backward();
+      undo?.();
+      return m.namedParameters().map(([, p]) => Buffer.from(p.grad!.toFloat32Array().buffer));
+    };
+    const a = grads(false),
+      b = grads(true);
+    a.forEach((g, i) => expect(b[i]!.equals(g)).toBe(true));
+    const r = await new Trainer({ model: make(), train: new ListData(() => [batch]), config: { maxSteps: 3, lr: 1e-2, gradCheckpoint: true, ...quiet } }).train();
+    expect(r.step).toBe(3);
+    expect(r.lastLoss).toBeLessThan(Math.log(32));
   });
 });
