@@ -11,3 +11,4 @@ export * from './porter.js';
 export * from './rouge.js';
 export * from './fingpt.js';
 export * from './classification.js';
+export * from './run.js';

@@ -113,6 +113,10 @@ describe('Porter stemmer (NLTK extensions mode)', () => {
     ['roll', 'roll'],
     ['is', 'is'], // two letters: untouched
     ['Running', 'run'], // lower-cased first
+    // NLTK's own regression tests: "oed" must not crash (→ "o"), and stems are lower-cased.
+    ['oed', 'o'],
+    ['On', 'on'],
+    ['Github', 'github'],
   ];
   for (const [word, stem] of cases) {
     it(`${word} → ${stem}`, () => expect(porterStem(word)).toBe(stem));
