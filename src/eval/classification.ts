@@ -168,3 +168,18 @@ export function classificationReport(input: {
     previous: classificationMetrics(input.truth, previousLabelPredictions(input.truth, majority, input.groups), labels),
   };
 }
+
+/**
+ * StockNet's target label (Xu & Cohen 2018): the move of Adj Close from the previous trading day to the target
+ * day is "up" above +0.55 %, "down" below −0.5 %, and the day is dropped (null) in between. The bounds are strict,
+ * as in the paper's "> 0.55 %" and "< −0.5 %".
+ */
+export function stocknetMovement(previousAdjClose: number, adjClose: number): 'up' | 'down' | null {
+  if (!(previousAdjClose > 0) || !Number.isFinite(adjClose)) {
+    throw new Error(`StockNet label: prices must be positive and finite, got ${previousAdjClose} → ${adjClose}`);
+  }
+  const change = adjClose / previousAdjClose - 1;
+  if (change > 0.0055) return 'up';
+  if (change < -0.005) return 'down';
+  return null;
+}

@@ -83,6 +83,26 @@ export function parseFinGPTAnswer(text: string): FinGPTAnswer | null {
   };
 }
 
+/**
+ * The parsed fields of one answer in the shape a generation record stores (`GenerationRecord.parsed`), so the
+ * review tools and the scorer read the same fields.
+ */
+export function fingptParsedFields(text: string): { parsed: Record<string, string | number>; parse_ok: boolean } {
+  const a = parseFinGPTAnswer(text);
+  if (a === null) return { parsed: {}, parse_ok: false };
+  return {
+    parsed: {
+      positives: a.positives.trim(),
+      concerns: a.concerns.trim(),
+      prediction: a.prediction_text.trim(),
+      direction: a.direction,
+      signed_magnitude: a.signed_magnitude,
+      analysis: a.analysis.trim(),
+    },
+    parse_ok: true,
+  };
+}
+
 export interface RougeF {
   rouge1: number;
   rouge2: number;

@@ -4,6 +4,7 @@ import {
   classificationReport,
   majorityLabel,
   previousLabelPredictions,
+  stocknetMovement,
 } from '../../src/eval/classification.js';
 
 describe('classification metrics', () => {
@@ -78,5 +79,15 @@ describe('classification baselines', () => {
     // Previous label, first item gets the majority 1: [1, 1, 1, 0, 0] → correct at 0, 1, 3 → 3/5.
     expect(r.previous.accuracy).toBe(0.6);
     expect(classificationReport({ truth: [0, 0, 1], predicted: [0, 0, 0] }).majority.from).toBe('evaluated');
+  });
+});
+
+describe('StockNet movement label', () => {
+  it('up above +0.55 %, down below −0.5 %, dropped in between', () => {
+    expect(stocknetMovement(100, 100.6)).toBe('up'); // +0.6 %
+    expect(stocknetMovement(100, 100.5)).toBeNull(); // +0.5 %
+    expect(stocknetMovement(100, 99.6)).toBeNull(); // −0.4 %
+    expect(stocknetMovement(100, 99.4)).toBe('down'); // −0.6 %
+    expect(() => stocknetMovement(0, 1)).toThrow(/positive/);
   });
 });

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { directionOf, magnitudeOf, parseFinGPTAnswer, scoreFinGPT, stripThink } from '../../src/eval/fingpt.js';
+import {
+  directionOf,
+  fingptParsedFields,
+  magnitudeOf,
+  parseFinGPTAnswer,
+  scoreFinGPT,
+  stripThink,
+} from '../../src/eval/fingpt.js';
+import { GENERATION_SCHEMA, validateGeneration } from '../../src/eval/schema.js';
 
 const answer = (pred: string, pos = 'Strong iPhone sales.', con = 'Supply chain risks.', anal = 'Demand looks firm.') =>
   `[Positive Developments]:\n1. ${pos}\n\n[Potential Concerns]:\n1. ${con}\n\n[Prediction & Analysis]:\nPrediction: ${pred}\nAnalysis: ${anal}\n`;
@@ -103,5 +111,16 @@ describe('FinGPT scoring', () => {
     expect(s.rouge).toBeNull();
     expect(s.answer_parse_failure_share).toBe(1);
     expect(s.reference_parse_failures).toBe(1);
+  });
+});
+
+describe('parsed fields for generation records', () => {
+  it('fit the generation schema', () => {
+    const { parsed, parse_ok } = fingptParsedFields(answer('Down by 3-4%'));
+    expect(parse_ok).toBe(true);
+    expect(parsed).toMatchObject({ direction: -1, signed_magnitude: -3.5, prediction: 'Down by 3-4%' });
+    const rec = { schema: GENERATION_SCHEMA, id: 'g', run: 'r', model: 'm', prompt: 'p', output: 'o', parsed, parse_ok };
+    expect(() => validateGeneration(rec)).not.toThrow();
+    expect(fingptParsedFields('garbage')).toEqual({ parsed: {}, parse_ok: false });
   });
 });
