@@ -293,6 +293,17 @@ class RenamedFiles implements TensorSource {
     const r = file.readTensor(name);
     return toFloat32(r.data, r.dtype);
   }
+  /**
+   * Read a float tensor into dst (exactly its element count): F32 data is read straight into dst's memory, so
+   * no temporary the size of the tensor is made; other float dtypes are converted through one.
+   */
+  readFloat32Into(key: string, dst: Float32Array): void {
+    const { file, name } = this.at(key);
+    const e = file.entry(name);
+    if (e.numel !== dst.length) throw new Error(`${file.path}: "${name}" has ${e.numel} values, ${dst.length} expected`);
+    if (e.dtype === 'F32') file.readInto(name, new Uint8Array(dst.buffer, dst.byteOffset, dst.byteLength));
+    else dst.set(this.float32(key));
+  }
   int8(key: string): Int8Array {
     const { file, name } = this.at(key);
     if (file.entry(name).dtype !== 'I8') throw new Error(`${file.path}: "${name}" is ${file.entry(name).dtype}, expected I8`);
@@ -357,23 +368,35 @@ export function loadQuantizedCheckpoint(model: Module, files: string[], opts: Lo
       }
     }
 
-    // 2. Float weights of quantization targets, quantized one at a time as they are read.
+    // 2. Float weights of quantization targets, quantized one at a time as they are read. Two scratch buffers
+    // sized for the largest layer (the weight as stored, and its [out, in] transpose) are reused for every
+    // layer: fresh per-layer buffers would be freed, but the allocator keeps such memory, so the process would
+    // grow as if the float32 weights had all been loaded.
     if (opts.quantize) {
-      for (const path of quantizationTargets(model, opts.quantize)) {
+      const targets = quantizationTargets(model, opts.quantize).filter((p) => src.has(`${p}.weight`) && !used.has(`${p}.weight`));
+      const largest = targets.reduce((mx, p) => {
+        const g = layerGeometry(getModule(model, p))!;
+        return Math.max(mx, g.out * g.inF);
+      }, 0);
+      const readBuf = new Float32Array(largest);
+      const transposeBuf = new Float32Array(largest);
+      for (const path of targets) {
         const key = `${path}.weight`;
-        if (!src.has(key) || used.has(key)) continue;
         const g = layerGeometry(getModule(model, path))!;
         const stored: [number, number] = g.layout === 'in_out' ? [g.inF, g.out] : [g.out, g.inF];
         const shape = src.shape(key);
         if (shape.length !== 2 || shape[0] !== stored[0] || shape[1] !== stored[1]) {
           throw new Error(`${src.fileOf(key)}: "${key}" has shape [${shape.join(', ')}], the model expects [${stored.join(', ')}]`);
         }
-        const q = quantizeLinearWeight(src.float32(key), stored, {
+        const w = readBuf.subarray(0, g.out * g.inF);
+        src.readFloat32Into(key, w);
+        const q = quantizeLinearWeight(w, stored, {
           type: opts.quantize.type,
           blockSize: opts.quantize.blockSize,
           doubleQuant: opts.quantize.doubleQuant ?? true,
           dtype: opts.quantize.dtype,
           layout: g.layout,
+          scratch: transposeBuf,
         });
         install(path, q, src.fileOf(key));
         used.add(key);
@@ -389,10 +412,15 @@ export function loadQuantizedCheckpoint(model: Module, files: string[], opts: Lo
       if (shape.length !== dst.shape.length || shape.some((d, i) => d !== dst.shape[i])) {
         throw new Error(`${src.fileOf(key)}: "${key}" has shape [${shape.join(', ')}], the model expects [${dst.shape.join(', ')}]`);
       }
-      const vals = src.float32(key);
-      if (dst.dtype === 'f32') (dst.data as Float32Array).set(vals, dst.offset);
-      else if (dst.dtype === 'bf16') (dst.data as Uint16Array).set(f32ToBf16(vals), dst.offset);
-      else (dst.data as Float64Array).set(vals, dst.offset);
+      if (dst.dtype === 'f32' && dst.isContiguous()) {
+        // Straight into the parameter's memory (an embedding table can be the largest tensor of a model).
+        src.readFloat32Into(key, (dst.data as Float32Array).subarray(dst.offset, dst.offset + dst.size));
+      } else {
+        const vals = src.float32(key);
+        if (dst.dtype === 'f32') (dst.data as Float32Array).set(vals, dst.offset);
+        else if (dst.dtype === 'bf16') (dst.data as Uint16Array).set(f32ToBf16(vals), dst.offset);
+        else (dst.data as Float64Array).set(vals, dst.offset);
+      }
       used.add(key);
       report.loaded++;
     }

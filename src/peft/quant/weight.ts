@@ -182,6 +182,8 @@ export interface QuantizeWeightOptions extends Omit<Quantize4bitOptions, 'type'>
    * in its checkpoints; transposed to [out, in] before quantizing, as transformers does).
    */
   layout?: 'out_in' | 'in_out';
+  /** Memory for the transpose of an 'in_out' weight (at least out·in long), reused across layers by loaders. */
+  scratch?: Float32Array;
 }
 
 /**
@@ -197,7 +199,7 @@ export function quantizeLinearWeight(
   let outIn: [number, number] = [shape[0], shape[1]];
   if (opts.layout === 'in_out') {
     const [inF, outF] = shape;
-    const t = new Float32Array(inF * outF);
+    const t = opts.scratch && opts.scratch.length >= inF * outF ? opts.scratch.subarray(0, inF * outF) : new Float32Array(inF * outF);
     for (let i = 0; i < inF; i++) for (let o = 0; o < outF; o++) t[o * inF + i] = weights[i * outF + o]!;
     w = t;
     outIn = [outF, inF];
