@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { Trainer, NonFiniteError, enableGradCheckpointing } from '../../src/train/trainer.js';
 import { CheckpointStore } from '../../src/train/checkpoints.js';
 import { makeBatch } from '../../src/train/data.js';
-import { crossEntropy } from '../../src/tensor/index.js';
+import { crossEntropy, pool, tidy } from '../../src/tensor/index.js';
 import { fromArray, type Tensor } from '../../src/tensor/tensor.js';
 import { Module, param } from '../../src/nn/module.js';
 import { Embedding } from '../../src/nn/layers.js';
@@ -70,6 +70,34 @@ describe('gradient checkpointing', () => {
     expect(b.loss).toBe(a.loss);
     expect(b.pos).toBe(a.pos);
     a.g.forEach(([n, ga], i) => expect(Buffer.from(b.g[i]![1].buffer).equals(Buffer.from(ga.buffer)), n).toBe(true));
+  });
+
+  it('keeps fewer activations alive: the forward pass allocates far fewer new buffers', () => {
+    // Without checkpointing every intermediate of every block stays alive until backward, so each one is a new
+    // allocation. With it, a block's intermediates go back to the pool when the block returns and the next
+    // block reuses them: new allocations stop growing with depth.
+    const batch = mappingBatch(2, 8, 11, (x) => x + 1);
+    const fresh = (ckpt: boolean, nLayer: number) => {
+      const m = tinyModel(5, { nLayer });
+      const undo = ckpt ? enableGradCheckpointing(m, [m.dropoutRng]) : null;
+      pool.clear();
+      const before = pool.misses;
+      const n = tidy(() => {
+        const loss = crossEntropy(m.forward(batch.inputIds), batch.labels);
+        const allocated = pool.misses - before;
+        loss.backward();
+        return allocated;
+      });
+      undo?.();
+      return n;
+    };
+    const plain4 = fresh(false, 4),
+      plain8 = fresh(false, 8);
+    const ckpt4 = fresh(true, 4),
+      ckpt8 = fresh(true, 8);
+    expect(plain8 - plain4).toBeGreaterThan(40); // grows with depth
+    expect(ckpt8 - ckpt4).toBeLessThanOrEqual(4); // one output per extra block
+    expect(ckpt8).toBeLessThan(plain8 / 3);
   });
 
   it('trains to the same losses through the Trainer option', async () => {
