@@ -262,7 +262,7 @@ export function evaluateForecasts(records: readonly ForecastRecord[], opts: Eval
     for (const w of windows) {
       const r = m.get(w.key)!;
       const { window, parseFailed } = scoreableWindow(
-        { context: r.context, predicted: r.parse_ok ? r.predicted : r.predicted.slice(0, 0), true: r.true },
+        { context: r.context, predicted: r.parse_ok ? r.predicted : [], true: r.true },
         scaleOf(w.instrument),
       );
       if (parseFailed) failures++;

@@ -5,7 +5,7 @@ import { FORECAST_SCHEMA, type ForecastRecord } from '../../src/eval/schema.js';
 
 // Eight daily windows of one instrument, horizon 2, context of 3 values.
 const CLOSES = [100, 101, 103, 102, 104, 107, 106, 108, 110, 109, 111, 113, 112];
-function windowsOf(instrument = 'AAA'): Array<{ t0: string; context: number[]; truth: number[] }> {
+function windowsOf(): Array<{ t0: string; context: number[]; truth: number[] }> {
   const out = [];
   for (let i = 0; i < 8; i++) {
     out.push({
@@ -71,7 +71,7 @@ describe('evaluateForecasts', () => {
   it('persistence MSE, skill, and the DM test against persistence match a direct computation', () => {
     const ws = windowsOf();
     const persSe = ws.map((w) => w.truth.reduce((s, y) => s + (y - w.context[2]!) ** 2, 0) / 2);
-    const modelSe = ws.map((w, i) => (i === 3 ? persSe[i]! : 0.25));
+    const modelSe = ws.map((_, i) => (i === 3 ? persSe[i]! : 0.25));
     const persMse = persSe.reduce((a, b) => a + b, 0) / 8;
     expect(persistence.metrics.mse).toBeCloseTo(persMse, 12);
     expect(persistence.skill).toBe(0);
