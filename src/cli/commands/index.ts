@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { register as registerData } from './data.js';
 import { register as registerExport } from './export.js';
 import { register as registerFinetune } from './finetune.js';
 import { register as registerGenerate } from './generate.js';
@@ -6,7 +7,7 @@ import { register as registerPretrain } from './pretrain.js';
 
 /** One line per command module; each exports `register(program)`. Keep alphabetical. */
 type Registrar = (program: Command) => void;
-const registrars: Registrar[] = [registerExport, registerFinetune, registerGenerate, registerPretrain];
+const registrars: Registrar[] = [registerData, registerExport, registerFinetune, registerGenerate, registerPretrain];
 
 export function registerCommands(program: Command): void {
   for (const register of registrars) register(program);

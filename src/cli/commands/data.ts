@@ -1,0 +1,244 @@
+/**
+ * `fintune data …`: validate, inspect and turn market data into training text.
+ *
+ *   validate FILE   every bad row as FILE:LINE: what is wrong; exit 1 when there is any
+ *   inspect FILE    rows, span, columns, gaps, bad rows, return distribution (--json for one JSON object)
+ *   windows FILE    chronological split, windows cut inside each part, written as text + JSONL + split.json
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { DataError, formatBadRow } from '../../data/errors.js';
+import { FORMATS, validateFile, type DataFormat } from '../../data/detect.js';
+import { formatInspection, inspect } from '../../data/inspect.js';
+import { loadOhlcv } from '../../data/loaders/ohlcv.js';
+import { PART_NAMES, splitSeries, type SplitConfig } from '../../data/splits.js';
+import { formatTime, TIME_FORMATS, type TimeFormat } from '../../data/time.js';
+import { inferPipSize, SCALINGS, SERIES_FIELDS, type Scaling, type SeriesField } from '../../data/transforms.js';
+import { WINDOW_PRESETS, type WindowConfigInput, type WindowPreset } from '../../data/windows.js';
+import { AtomicFileWriter, writeFileAtomic } from '../../io/atomic.js';
+import { intArg, printJson, UsageError } from '../util.js';
+
+function formatArg(v: string): DataFormat {
+  if (!(FORMATS as readonly string[]).includes(v)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got "${v}"`);
+  return v as DataFormat;
+}
+
+function delimiterArg(v: string): string {
+  const named: Record<string, string> = { tab: '\t', '\\t': '\t', comma: ',', semicolon: ';', pipe: '|' };
+  const d = named[v] ?? v;
+  if (d.length !== 1) throw new UsageError(`--delimiter must be one character or tab/comma/semicolon/pipe, got "${v}"`);
+  return d;
+}
+
+function timeFormatArg(v: string): TimeFormat {
+  if (!(TIME_FORMATS as readonly string[]).includes(v)) throw new UsageError(`--time-format must be one of ${TIME_FORMATS.join(', ')}, got "${v}"`);
+  return v as TimeFormat;
+}
+
+/** `--split 0.7,0.15,0.15` (fractions) or `--split 2019-01-01,2020-07-01[,2022-01-01]` (val start, test start, test end). */
+export function parseSplitArg(v: string): Pick<SplitConfig, 'fractions' | 'dates'> {
+  const parts = v.split(',').map((s) => s.trim());
+  if (parts.every((p) => /^\d*\.?\d+$/.test(p))) {
+    if (parts.length !== 3) throw new UsageError(`--split with fractions needs three numbers train,val,test (like 0.7,0.15,0.15), got "${v}"`);
+    const [train, val, test] = parts.map(Number) as [number, number, number];
+    return { fractions: { train, val, test } };
+  }
+  if (parts.length < 2 || parts.length > 3) throw new UsageError(`--split with dates needs valStart,testStart[,testEnd] (like 2019-01-01,2020-07-01), got "${v}"`);
+  const dates: NonNullable<SplitConfig['dates']> = { valStart: parts[0]!, testStart: parts[1]! };
+  if (parts[2]) dates.testEnd = parts[2];
+  return { dates };
+}
+
+interface ReadOptions {
+  format?: DataFormat;
+  delimiter?: string;
+  timeFormat?: TimeFormat;
+  header?: boolean;
+}
+
+function ohlcvOptions(o: ReadOptions): { delimiter?: string; timeFormat?: TimeFormat; header?: boolean } {
+  const out: { delimiter?: string; timeFormat?: TimeFormat; header?: boolean } = {};
+  if (o.delimiter !== undefined) out.delimiter = o.delimiter;
+  if (o.timeFormat !== undefined) out.timeFormat = o.timeFormat;
+  // commander sets header to true unless --no-header is given; only an explicit "no" overrides detection.
+  if (o.header === false) out.header = false;
+  return out;
+}
+
+function addReadOptions(cmd: Command): Command {
+  return cmd
+    .option('--format <name>', `file format (${FORMATS.join(', ')}); detected from the name and first line when omitted`, formatArg)
+    .option('--delimiter <d>', 'field delimiter: one character, or tab / comma / semicolon / pipe (detected when omitted)', delimiterArg)
+    .option('--time-format <f>', `timestamp format (${TIME_FORMATS.join(', ')}; detected when omitted)`, timeFormatArg)
+    .option('--no-header', 'the first line is data, not column names');
+}
+
+async function validateCommand(file: string, o: ReadOptions & { quiet?: boolean }): Promise<void> {
+  const v = await validateFile(file, o.format, ohlcvOptions(o));
+  for (const b of v.badRows) process.stdout.write(formatBadRow(b) + '\n');
+  if (v.badRows.length > 0) {
+    throw new DataError(`${file}: ${v.badRows.length} bad row${v.badRows.length === 1 ? '' : 's'}, ${v.rows} good (format ${v.loaded.format})`, v.badRows);
+  }
+  if (!o.quiet) process.stdout.write(`${file}: ok, ${v.rows} rows (format ${v.loaded.format})\n`);
+}
+
+async function inspectCommand(file: string, o: ReadOptions & { json?: boolean }): Promise<void> {
+  const v = await validateFile(file, o.format, ohlcvOptions(o));
+  const summary = inspect(v);
+  if (o.json) printJson({ ...summary, badRowList: v.badRows.slice(0, 100).map(formatBadRow) });
+  else {
+    process.stdout.write(formatInspection(summary) + '\n');
+    for (const b of v.badRows.slice(0, 20)) process.stdout.write(`  ${formatBadRow(b)}\n`);
+    if (v.badRows.length > 20) process.stdout.write(`  ... and ${v.badRows.length - 20} more (fintune data validate ${file})\n`);
+  }
+}
+
+interface WindowsOptions extends ReadOptions {
+  out: string;
+  preset?: WindowPreset;
+  known?: number;
+  horizon?: number;
+  stride?: number;
+  field?: SeriesField;
+  scaling?: Scaling;
+  precision?: number;
+  pipSize?: string;
+  separator?: string;
+  split: string;
+  gap?: string;
+  testStride?: number;
+  valStride?: number;
+  seed: number;
+  shuffleTrain?: boolean;
+  skipBad?: boolean;
+}
+
+async function windowsCommand(file: string, o: WindowsOptions): Promise<void> {
+  if (o.format !== undefined && o.format !== 'ohlcv') throw new UsageError(`data windows needs a price file (--format ohlcv), got --format ${o.format}`);
+  if (o.preset !== undefined && !(o.preset in WINDOW_PRESETS)) throw new UsageError(`--preset must be one of ${Object.keys(WINDOW_PRESETS).join(', ')}, got "${o.preset}"`);
+  if (o.field !== undefined && !SERIES_FIELDS.includes(o.field)) throw new UsageError(`--field must be one of ${SERIES_FIELDS.join(', ')}, got "${o.field}"`);
+  if (o.scaling !== undefined && !SCALINGS.includes(o.scaling)) throw new UsageError(`--scaling must be one of ${SCALINGS.join(', ')}, got "${o.scaling}"`);
+  let gap: SplitConfig['gap'] = 0;
+  if (o.gap !== undefined) {
+    if (o.gap === 'window') gap = 'window';
+    else if (/^\d+$/.test(o.gap)) gap = Number(o.gap);
+    else throw new UsageError(`--gap must be a number of bars or "window", got "${o.gap}"`);
+  }
+  const series = await loadOhlcv(file, { ...ohlcvOptions(o), onBadRow: o.skipBad ? 'skip' : 'error' });
+  for (const b of series.badRows) process.stderr.write(`skipped ${formatBadRow(b)}\n`);
+  const window: WindowConfigInput = {};
+  if (o.preset !== undefined) window.preset = o.preset;
+  if (o.known !== undefined) window.known = o.known;
+  if (o.horizon !== undefined) window.horizon = o.horizon;
+  if (o.stride !== undefined) window.stride = o.stride;
+  if (o.field !== undefined) window.field = o.field;
+  if (o.scaling !== undefined) window.scaling = o.scaling;
+  if (o.precision !== undefined) window.precision = o.precision;
+  if (o.separator !== undefined) window.separator = o.separator;
+  if (o.pipSize !== undefined) {
+    const p = o.pipSize === 'auto' ? inferPipSize(series.close) : Number(o.pipSize);
+    if (!(p > 0)) throw new UsageError(`--pip-size must be a positive number or "auto", got "${o.pipSize}"`);
+    window.pipSize = p;
+  } else if (o.scaling === 'pips') window.pipSize = inferPipSize(series.close);
+  const config: SplitConfig = { ...parseSplitArg(o.split), gap, window, seed: o.seed, shuffleTrain: !!o.shuffleTrain };
+  if (o.testStride !== undefined) config.testStride = o.testStride;
+  if (o.valStride !== undefined) config.valStride = o.valStride;
+  const split = splitSeries(series, config);
+
+  fs.mkdirSync(o.out, { recursive: true });
+  for (const part of PART_NAMES) {
+    // One window a line (the pre-training text), and the same windows as prompt/answer records with the
+    // reference needed to decode a forecast back to prices.
+    const txt = new AtomicFileWriter(path.join(o.out, `${part}.txt`));
+    const jsonl = new AtomicFileWriter(path.join(o.out, `${part}.jsonl`));
+    try {
+      for (const w of split.windows[part]) {
+        txt.write(w.text + '\n');
+        jsonl.write(
+          JSON.stringify({ prompt: w.knownText, answer: w.targetText, start: formatTime(w.startTime), predStart: formatTime(w.predTime), end: formatTime(w.endTime), ref: w.ref }) + '\n',
+        );
+      }
+      txt.commit();
+      jsonl.commit();
+    } catch (err) {
+      txt.abort();
+      jsonl.abort();
+      throw err;
+    }
+  }
+  const description = { ...split.description, skippedRows: series.badRows.map(formatBadRow) };
+  writeFileAtomic(path.join(o.out, 'split.json'), JSON.stringify(description, null, 2) + '\n');
+  for (const p of split.description.parts) {
+    process.stdout.write(`${p.name.padEnd(5)} ${String(p.windows).padStart(7)} windows from ${String(p.bars).padStart(7)} bars, ${p.first} .. ${p.last} (stride ${p.stride})\n`);
+  }
+  process.stdout.write(`wrote ${path.join(o.out, '{train,val,test}.{txt,jsonl}')} and split.json\n`);
+}
+
+export function register(program: Command): void {
+  const data = program.command('data').description('Validate, inspect and window market data and text data sets');
+
+  addReadOptions(
+    data
+      .command('validate <file>')
+      .description('Check every row of a data file; print each bad one as FILE:LINE: what is wrong (exit 1 if any)')
+      .option('-q, --quiet', 'print nothing when the file is clean'),
+  )
+    .addHelpText(
+      'after',
+      `
+Formats: ${FORMATS.join(', ')} (detected from the file name and first line unless --format is given).
+Checks: column count, missing fields, non-numbers and NaN, negative prices, High < Low, unparsable,
+duplicate and out-of-order timestamps, invalid JSON, truncated last line, empty and header-only files.
+
+Examples:
+  $ fintune data validate ../shared/data/forex/EURUSD_H4.csv
+  $ fintune data validate ../shared/data/stocknet/tweets/AAPL.jsonl.gz
+  $ fintune data validate prices.txt --format ohlcv --delimiter semicolon --no-header --time-format us`,
+    )
+    .action((file: string, o: ReadOptions & { quiet?: boolean }) => validateCommand(file, o));
+
+  addReadOptions(data.command('inspect <file>').description('Summarize a data file: rows, span, columns, gaps, bad rows, returns').option('--json', 'print one JSON object'))
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ fintune data inspect ../shared/data/stocknet/price/AAPL.csv
+  $ fintune data inspect ../shared/data/fx-daily/daily.csv --json`,
+    )
+    .action((file: string, o: ReadOptions & { json?: boolean }) => inspectCommand(file, o));
+
+  addReadOptions(
+    data
+      .command('windows <file>')
+      .description('Split a price series chronologically and write windows as text, cut inside each part')
+      .requiredOption('--out <dir>', 'output folder: train/val/test .txt (one window a line) and .jsonl, split.json')
+      .option('--preset <name>', `window preset: ${Object.entries(WINDOW_PRESETS).map(([k, v]) => `${k} (${v.description})`).join('; ')}`)
+      .option('--known <n>', 'bars the model sees (default 20)', intArg('--known', 1))
+      .option('--horizon <n>', 'bars to predict (default 40)', intArg('--horizon', 1))
+      .option('--stride <n>', 'training window stride in bars (default 1)', intArg('--stride', 1))
+      .option('--val-stride <n>', 'validation stride (default: horizon, non-overlapping)', intArg('--val-stride', 1))
+      .option('--test-stride <n>', 'test stride (default: horizon, non-overlapping)', intArg('--test-stride', 1))
+      .option('--field <f>', `bar values: ${SERIES_FIELDS.join(', ')} (default close)`)
+      .option('--scaling <s>', `${SCALINGS.join(', ')} (default raw); all anchored on the known bars only`)
+      .option('--precision <d>', 'decimals written (default: as short as exact)', intArg('--precision', 0, 12))
+      .option('--pip-size <p>', 'pip size for --scaling pips, or "auto" (0.01 for prices >= 20, else 0.0001)')
+      .option('--separator <s>', "text between the known and the predicted bars (default ' ')")
+      .option('--split <spec>', 'train,val,test fractions (0.7,0.15,0.15) or dates valStart,testStart[,testEnd]', '0.7,0.15,0.15')
+      .option('--gap <n>', 'bars left out between parts, or "window" for one window length (default 0)')
+      .option('--seed <n>', 'seed recorded in split.json; orders training windows with --shuffle-train', intArg('--seed', 0), 0)
+      .option('--shuffle-train', 'shuffle the training windows (reproducibly, from --seed)')
+      .option('--skip-bad', 'leave out bad rows (each reported on stderr) instead of failing'),
+  )
+    .addHelpText(
+      'after',
+      `
+Windows never cross a part boundary, so no validation or test bar is inside a training example.
+
+Examples:
+  $ fintune data windows ../shared/data/forex/EURUSD_H4.csv --known 20 --horizon 40 --split 2019-01-01,2020-07-01 --out runs/eurusd-text
+  $ fintune data windows ../shared/data/forex/EURUSD_H4.csv --preset mql5-exact --split 0.8,0.1,0.1 --out runs/mql5
+  $ fintune data windows ../shared/data/stocknet/price/AAPL.csv --known 30 --horizon 5 --scaling bps --precision 0 --gap window --out runs/aapl`,
+    )
+    .action((file: string, o: WindowsOptions) => windowsCommand(file, o));
+}

@@ -1,0 +1,79 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { DATA } from '../helpers/paths.js';
+import { runCli } from '../helpers/cli.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fintune-data-cli-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+describe('fintune data', () => {
+  test('validate: 0 and a summary on a clean file', async () => {
+    const file = path.join(DATA, 'stocknet/price/AAPL.csv');
+    const r = await runCli(['data', 'validate', file]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`${file}: ok, 773 rows (format ohlcv)\n`);
+  });
+
+  test('validate: 1 and FILE:LINE for each bad row', async () => {
+    const file = path.join(tmp, 'bad.csv');
+    fs.writeFileSync(file, 'Date,Close\n2020-01-01,1\n2020-01-02,x\n2020-01-02,2\n2020-01-01,3\n');
+    const r = await runCli(['data', 'validate', file]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe(
+      `${file}:3: Close is not a number: "x"\n` +
+        `${file}:5: out-of-order timestamp 2020-01-01 comes after 2020-01-02 on line 4\n`,
+    );
+    expect(r.stderr).toBe(`fintune: ${file}: 2 bad rows, 2 good (format ohlcv)\n`);
+  });
+
+  test('validate: empty file and a bad --format', async () => {
+    const empty = path.join(tmp, 'empty.csv');
+    fs.writeFileSync(empty, '');
+    const r = await runCli(['data', 'validate', empty]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`fintune: ${empty}: file is empty\n`);
+    const u = await runCli(['data', 'validate', empty, '--format', 'xml']);
+    expect(u.code).toBe(2);
+  });
+
+  test('inspect --json: rows, span, gaps, returns', async () => {
+    const file = path.join(DATA, 'stocknet/price/AAPL.csv');
+    const r = await runCli(['data', 'inspect', file, '--json']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.rows).toBe(773);
+    expect(j.first).toBe('2012-09-04');
+    expect(j.last).toBe('2015-09-30');
+    expect(j.gaps.regularStepSeconds).toBe(86400);
+    expect(j.returns.count).toBe(772);
+    expect(j.returns.up + j.returns.down + j.returns.flat).toBe(772);
+  });
+
+  test('windows: writes parts, split.json, and nothing crosses a boundary', async () => {
+    const out = path.join(tmp, 'win');
+    const file = path.join(DATA, 'forex/EURUSD_H4.csv');
+    const r = await runCli(['data', 'windows', file, '--known', '20', '--horizon', '40', '--split', '2019-01-01,2020-07-01', '--gap', 'window', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const desc = JSON.parse(fs.readFileSync(path.join(out, 'split.json'), 'utf8'));
+    expect(desc.parts.map((p: { name: string }) => p.name)).toEqual(['train', 'val', 'test']);
+    const trainLines = fs.readFileSync(path.join(out, 'train.txt'), 'utf8').trimEnd().split('\n');
+    expect(trainLines.length).toBe(desc.parts[0].windows);
+    expect(trainLines[0]!.split(' ').length).toBe(60);
+    const lastTrain = JSON.parse(fs.readFileSync(path.join(out, 'train.jsonl'), 'utf8').trimEnd().split('\n').pop()!);
+    const firstTest = JSON.parse(fs.readFileSync(path.join(out, 'test.jsonl'), 'utf8').split('\n')[0]!);
+    expect(lastTrain.end < '2019-01-01').toBe(true);
+    expect(firstTest.start >= '2020-07-01').toBe(true);
+  });
+
+  test('windows: a part left empty is exit 1 naming the parameter; --help has examples', async () => {
+    const file = path.join(DATA, 'stocknet/price/AAPL.csv');
+    const r = await runCli(['data', 'windows', file, '--split', '2016-01-01,2016-06-01', '--out', path.join(tmp, 'x')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/the split leaves the validation part empty .*change dates\.valStart/);
+    const h = await runCli(['data', 'windows', '--help']);
+    expect(h.code).toBe(0);
+    expect(h.stdout).toContain('Examples:');
+  });
+});
