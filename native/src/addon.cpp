@@ -571,8 +571,7 @@ FN(js_adamw) {
   need(G, 0, n, "adamw: grad too small");
   need(M, 0, n, "adamw: m too small");
   need(V, 0, n, "adamw: v too small");
-  K().adamw((long)n, fp(Pm), fp(G), fp(M), fp(V), (float)a.P[1], (float)a.P[2], (float)a.P[3], (float)a.P[4],
-            (float)a.P[5], a.P[6]);
+  K().adamw((long)n, fp(Pm), fp(G), fp(M), fp(V), a.P[1], a.P[2], a.P[3], a.P[4], a.P[5], a.P[6]);
   return undef();
 }
 

@@ -95,8 +95,8 @@ struct FtKernels {
                    FtAttnView dv);
   void (*rope)(long rows, long D, const float* x, const int32_t* pos, const float* cos, const float* sin, int inverse,
                float* out);
-  void (*adamw)(long n, float* p, const float* g, float* m, float* v, float lr, float b1, float b2, float eps,
-                float wd, double step);
+  void (*adamw)(long n, float* p, const float* g, float* m, float* v, double lr, double b1, double b2, double eps,
+                double wd, double step);
 };
 
 void ft_kernels_avx512(FtKernels* k);

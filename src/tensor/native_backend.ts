@@ -75,8 +75,12 @@ export interface NativeInfo {
 
 export type NativeStatus = { ok: true; addon: NativeAddon; path: string; info: NativeInfo } | { ok: false; reason: string; path: string };
 
-/** Where the build script puts the addon; the same relative path from src/tensor and dist/tensor. */
-export const NATIVE_ADDON_PATH = fileURLToPath(new URL('../../native/build/fintune.node', import.meta.url));
+/**
+ * Where the build script puts the addon (the same relative path from src/tensor and dist/tensor);
+ * FINTUNE_NATIVE_PATH points elsewhere (tests of the fall-back use a path that does not exist).
+ */
+export const NATIVE_ADDON_PATH =
+  process.env.FINTUNE_NATIVE_PATH || fileURLToPath(new URL('../../native/build/fintune.node', import.meta.url));
 
 let status: NativeStatus | null = null;
 
@@ -498,6 +502,7 @@ let warned = false;
  * FINTUNE_REQUIRE_NATIVE=1 or FINTUNE_BACKEND=native turn an unavailable addon into an error.
  */
 export function resolveNativeBackend(): Backend | null {
+  if (process.env.FINTUNE_BACKEND === 'ts') return null; // an explicit choice: nothing to report
   const b = getNativeBackend();
   if (b) return b;
   const reason = (loadNative() as { reason: string }).reason;

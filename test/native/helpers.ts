@@ -63,7 +63,8 @@ export function expectClose(a: ArrayLike<number>, b: ArrayLike<number>, rtol: nu
       }
       continue;
     }
-    const ratio = Math.abs(x - y) / (atol + rtol * Math.abs(y));
+    const diff = Math.abs(x - y);
+    const ratio = diff === 0 ? 0 : diff / (atol + rtol * Math.abs(y));
     if (!(ratio <= worstRatio)) {
       worstRatio = ratio;
       worst = i;
