@@ -282,6 +282,9 @@ describe('missing and malformed files', () => {
       [(j) => (j.model.unk_token = '<unk>'), /key "model\.unk_token": "<unk>" is not in model\.vocab/],
       [(j) => (j.added_tokens[0].id = 5), /key "added_tokens\[0\]\.id": id 5 is already "ą" in model\.vocab/],
       [(j) => (j.added_tokens = {}), /key "added_tokens": expected an array/],
+      [(j) => delete j.added_tokens[0].rstrip, /key "added_tokens\[0\]\.rstrip": expected true or false, got nothing/],
+      [(j) => (j.model.end_of_word_suffix = '</w>'), /key "model\.end_of_word_suffix": a non-empty end_of_word_suffix \("<\/w>"\) is not reproduced/],
+      [(j) => (j.padding = 7), /key "padding": expected an object or null/],
       [(j) => (j.pre_tokenizer.type = 'UnicodeScripts'), /key "pre_tokenizer\.type": pre_tokenizer type "UnicodeScripts" is not supported/],
       [(j) => (j.pre_tokenizer.add_prefix_space = 'yes'), /key "pre_tokenizer\.add_prefix_space": expected true or false/],
       [
@@ -295,7 +298,10 @@ describe('missing and malformed files', () => {
       [(j) => (j.decoder = { type: 'Strip', content: ' ', start: 1 }), /key "decoder\.stop": is required/],
       [(j) => (j.model.dropout = 0.1), /key "model\.dropout": BPE dropout 0\.1 is not supported/],
       [
-        (j) => (j.post_processor = { type: 'TemplateProcessing', single: [{ SpecialToken: { id: '<s>' } }, { Sequence: { id: 'A' } }], special_tokens: {} }),
+        (j) => {
+          const single = [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }];
+          j.post_processor = { type: 'TemplateProcessing', single, pair: single, special_tokens: {} };
+        },
         /key "post_processor\.single\[0\]\.SpecialToken\.id": "<s>" is not declared/,
       ],
     ];

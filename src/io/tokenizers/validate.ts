@@ -7,7 +7,9 @@
  * would size an embedding by. Here each such problem becomes an Error naming the file and the key path
  * (`model.merges[12]`, `pre_tokenizer.pretokenizers[1].behavior`), and the rules that the Rust library enforces
  * when Python loads the file (version "1.0", merge parts and their concatenation in the vocabulary, template
- * special tokens declared) are enforced here too, so a file we accept is one `tokenizers` would accept.
+ * special tokens declared, added tokens with all their flags) are enforced here too. Components whose JS behaviour
+ * differs from the Rust library's are refused or rewritten to an equivalent (see adaptPreTokenizer), so that a
+ * file we accept encodes as Python would encode it; fuzzed files were cross-checked against Python's tokenizers.
  *
  * The result is a normalized copy: absent optional components become null and absent `added_tokens` becomes [],
  * which is the shape the library's constructor expects.
@@ -42,6 +44,7 @@ export interface ValidatedTokenizerJson {
 type Kind =
   | 'string'
   | 'string?' // string or null
+  | 'char' // a string of one character (a Rust `char`)
   | 'bool'
   | 'bool?' // boolean or null
   | 'uint' // non-negative integer
@@ -65,6 +68,9 @@ type ComponentSpec = Record<string, FieldSpec>;
 
 const opt = (kind: Kind): FieldSpec => ({ kind });
 const req = (kind: Kind): FieldSpec => ({ kind, required: true });
+
+/** The same fields as pre-tokenizer, post-processor and decoder; the Rust library requires the first two. */
+const BYTE_LEVEL: ComponentSpec = { add_prefix_space: req('bool'), trim_offsets: req('bool'), use_regex: opt('bool') };
 
 /**
  * The component types @huggingface/tokenizers implements, with the fields it reads. A type the library lacks
@@ -103,16 +109,16 @@ const COMPONENTS: Record<Category, Record<string, ComponentSpec>> = {
       add_prefix_space: opt('bool'),
       split: opt('bool'),
     },
-    ByteLevel: { add_prefix_space: opt('bool'), trim_offsets: opt('bool'), use_regex: opt('bool') },
-    Split: { pattern: req('pattern'), behavior: req('behavior'), invert: opt('bool') },
+    ByteLevel: BYTE_LEVEL,
+    Split: { pattern: req('pattern'), behavior: req('behavior'), invert: req('bool') },
     Punctuation: { behavior: opt('behavior') },
     Digits: { individual_digits: opt('bool') },
     Replace: { pattern: req('pattern'), content: opt('string') },
     FixedLength: { length: req('posint') },
   },
   post_processor: {
-    TemplateProcessing: { single: req('template'), pair: opt('template'), special_tokens: opt('special_tokens') },
-    ByteLevel: { add_prefix_space: opt('bool'), trim_offsets: opt('bool'), use_regex: opt('bool') },
+    TemplateProcessing: { single: req('template'), pair: req('template'), special_tokens: req('special_tokens') },
+    ByteLevel: BYTE_LEVEL,
     BertProcessing: { sep: req('pair_string_uint'), cls: req('pair_string_uint') },
     RobertaProcessing: {
       sep: req('pair_string_uint'),
@@ -123,7 +129,7 @@ const COMPONENTS: Record<Category, Record<string, ComponentSpec>> = {
     Sequence: { processors: req({ list: 'post_processor' }) },
   },
   decoder: {
-    ByteLevel: { add_prefix_space: opt('bool'), trim_offsets: opt('bool'), use_regex: opt('bool') },
+    ByteLevel: BYTE_LEVEL,
     WordPiece: { prefix: opt('string'), cleanup: opt('bool') },
     Metaspace: {
       replacement: opt('string'),
@@ -136,7 +142,7 @@ const COMPONENTS: Record<Category, Record<string, ComponentSpec>> = {
     Sequence: { decoders: req({ list: 'decoder' }) },
     Replace: { pattern: req('pattern'), content: req('string') },
     Fuse: {},
-    Strip: { content: req('string'), start: req('uint'), stop: req('uint') },
+    Strip: { content: req('char'), start: req('uint'), stop: req('uint') },
     ByteFallback: {},
   },
 };
@@ -197,6 +203,9 @@ class Checker {
       case 'string':
         if (typeof v !== 'string') this.fail(key, `expected a string, got ${describe(v)}`);
         return;
+      case 'char':
+        if (typeof v !== 'string' || [...v].length !== 1) this.fail(key, `expected a single character, got ${describe(v)}`);
+        return;
       case 'string?':
         if (v !== null && typeof v !== 'string') this.fail(key, `expected a string or null, got ${describe(v)}`);
         return;
@@ -207,7 +216,8 @@ class Checker {
         if (v !== null && typeof v !== 'boolean') this.fail(key, `expected true, false or null, got ${describe(v)}`);
         return;
       case 'uint':
-        if (!this.isUint(v)) this.fail(key, `expected a non-negative integer, got ${describe(v)}`);
+        // u32/usize in Rust; 1e300 is an integer to JavaScript but no count anyone meant.
+        if (!this.isUint(v) || v > 0xffffffff) this.fail(key, `expected a non-negative integer, got ${describe(v)}`);
         return;
       case 'posint':
         // Bounded too: a FixedLength of 1e300 is not a length anyone meant.
@@ -260,8 +270,9 @@ class Checker {
       }
       const [kind, body] = Object.entries(item)[0]!;
       if (!isPlainObject(body)) this.fail(`${k}.${kind}`, `expected an object, got ${describe(body)}`);
+      // Required and a u32 in the Rust library, which refuses the whole file otherwise.
       const typeId = own(body, 'type_id');
-      if (typeId !== undefined && !this.isUint(typeId)) {
+      if (!this.isUint(typeId) || typeId > 0xffffffff) {
         this.fail(`${k}.${kind}.type_id`, `expected a non-negative integer, got ${describe(typeId)}`);
       }
       const id = own(body, 'id');
@@ -297,7 +308,7 @@ class Checker {
 }
 
 function checkAddedTokens(c: Checker, v: unknown): AddedTokenJson[] {
-  if (v === undefined || v === null) return [];
+  if (v === undefined) return [];
   if (!Array.isArray(v)) c.fail('added_tokens', `expected an array, got ${describe(v)}`);
   const seen = new Map<number, string>();
   return v.map((t, i) => {
@@ -313,22 +324,21 @@ function checkAddedTokens(c: Checker, v: unknown): AddedTokenJson[] {
       c.fail(`${k}.id`, `id ${id} is given to both ${JSON.stringify(prev)} and ${JSON.stringify(content)}`);
     }
     seen.set(id, content);
-    const flag = (name: string, dflt: boolean): boolean => {
+    // All five flags are required, as the Rust library requires them: a file missing one would load here and
+    // not in Python.
+    const flag = (name: string): boolean => {
       const f = own(t, name);
-      if (f === undefined) return dflt;
       if (typeof f !== 'boolean') c.fail(`${k}.${name}`, `expected true or false, got ${describe(f)}`);
       return f;
     };
-    // Defaults as in the Rust AddedToken: not special, normalized unless special.
-    const special = flag('special', false);
     return {
       id,
       content,
-      single_word: flag('single_word', false),
-      lstrip: flag('lstrip', false),
-      rstrip: flag('rstrip', false),
-      normalized: flag('normalized', !special),
-      special,
+      single_word: flag('single_word'),
+      lstrip: flag('lstrip'),
+      rstrip: flag('rstrip'),
+      normalized: flag('normalized'),
+      special: flag('special'),
     };
   });
 }
@@ -355,6 +365,12 @@ function checkBpe(c: Checker, m: Record<string, unknown>): Map<string, number> {
   for (const f of ['unk_token', 'continuing_subword_prefix', 'end_of_word_suffix']) {
     const fv = own(m, f);
     if (fv !== undefined) c.field(`model.${f}`, fv, 'string?');
+    // The JS library reads neither affix as the Rust one does (it ignores the prefix when merging and strips the
+    // suffix at decode whatever the decoder): refuse rather than tokenize differently. GPT-2, Llama, Qwen2 and
+    // Mistral files have them null or "".
+    if (f !== 'unk_token' && typeof fv === 'string' && fv !== '') {
+      c.fail(`model.${f}`, `a non-empty ${f} (${describe(fv)}) is not reproduced by @huggingface/tokenizers`);
+    }
   }
   for (const f of ['fuse_unk', 'byte_fallback', 'ignore_merges']) {
     const fv = own(m, f);
@@ -373,8 +389,6 @@ function checkBpe(c: Checker, m: Record<string, unknown>): Map<string, number> {
   }
   const merges = own(m, 'merges');
   if (!Array.isArray(merges)) c.fail('model.merges', `expected an array of merges, got ${describe(merges)}`);
-  const prefix = own(m, 'continuing_subword_prefix');
-  const prefixLen = typeof prefix === 'string' ? prefix.length : 0;
   merges.forEach((mg, i) => {
     const k = `model.merges[${i}]`;
     let a: string;
@@ -393,8 +407,8 @@ function checkBpe(c: Checker, m: Record<string, unknown>): Map<string, number> {
     }
     if (!vocab.has(a)) c.fail(k, `${JSON.stringify(a)} is not in model.vocab`);
     if (!vocab.has(b)) c.fail(k, `${JSON.stringify(b)} is not in model.vocab`);
-    // As the Rust builder does: the second part loses its continuing-subword prefix in the merged token.
-    const merged = a + (prefixLen > 0 && b.startsWith(prefix as string) ? b.slice(prefixLen) : b);
+    // As the Rust builder requires (there is no continuing-subword prefix to strip: refused above).
+    const merged = a + b;
     if (!vocab.has(merged)) c.fail(k, `the merged token ${JSON.stringify(merged)} is not in model.vocab`);
   });
   return vocab;
@@ -456,6 +470,12 @@ export function validateTokenizerJson(raw: unknown, file: string): ValidatedToke
     );
   }
 
+  // Truncation and padding are not applied by this loader (callers batch and cut ids themselves); only their
+  // shape is checked, so a corrupt value is not silently passed over.
+  for (const f of ['truncation', 'padding']) {
+    const fv = own(raw, f);
+    if (fv !== undefined && fv !== null && !isPlainObject(fv)) c.fail(f, `expected an object or null, got ${describe(fv)}`);
+  }
   const addedTokens = checkAddedTokens(c, own(raw, 'added_tokens'));
   // An added token reusing the id of a *different* model token would make that id decode to the added token
   // while the model token still encodes to it. (Llama's files repeat <unk>, <s>, </s> with the same ids: fine.)
