@@ -356,6 +356,8 @@ export class Trainer {
       if ((stoppedBy === 'callback' || stoppedBy === 'signal') && this.store && this.step > 0 && !this.store.list().some((x) => x.step === this.step)) {
         await this.saveCheckpoint(this.elapsedBefore + (performance.now() - sessionStart) / 1000, false);
       }
+      // Resuming a run that had already finished trains nothing; still report where the model stands.
+      if (finalValLoss === null && this.o.eval && this.step > 0) finalValLoss = this.evaluate().loss;
     } finally {
       if (c.handleSignals) {
         process.off('SIGINT', onSignal);
@@ -453,8 +455,8 @@ export class Trainer {
 
   private writeConfig(resumedFrom: number | null): void {
     const file = path.join(this.config.runDir!, 'config.json');
-    const prev = resumedFrom !== null && fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as { resumes?: Json[] }) : null;
-    const cfg = {
+    const prev = resumedFrom !== null && fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, Json> & { resumes?: Json[] }) : null;
+    const cfg: Record<string, Json> = {
       trainer: { ...this.config, saveTrainableOnly: this.saveTrainableOnly } as unknown as Json,
       trainableParameters: this.trainable.reduce((a, p) => a + p.size, 0),
       totalParameters: this.model.parameters().reduce((a, p) => a + p.size, 0),
@@ -462,6 +464,10 @@ export class Trainer {
       createdAt: (prev as { createdAt?: Json } | null)?.createdAt ?? new Date().toISOString(),
       resumes: [...(prev?.resumes ?? []), ...(resumedFrom !== null ? [{ step: resumedFrom, at: new Date().toISOString() }] : [])],
     };
+    if (prev) {
+      const changed = configChanges(prev, cfg);
+      if (changed.length) this.log(`warning: resuming with different settings (${changed.join('; ')}); the continuation will not match an uninterrupted run`);
+    }
     writeFileAtomic(file, JSON.stringify(cfg, null, 2) + '\n');
   }
 
@@ -598,6 +604,28 @@ function validateConfig(c: Trainer['config'], hasEval: boolean): void {
     if (!hasEval) throw new Error('trainer: early stopping needs evaluation data');
   }
   if (c.resume && !c.runDir) throw new Error('trainer: resume needs a runDir');
+}
+
+/** Settings that may change on resume without changing what is computed. */
+const RESUME_FREE = new Set(['maxSteps', 'resume', 'progress', 'logEvery', 'tensorboard', 'handleSignals', 'keepLast', 'checkpointEvery', 'earlyStopping', 'createdAt', 'resumes']);
+
+/** "key: old → new" for every setting that differs between two config.json contents (nested one level). */
+export function configChanges(prev: Record<string, Json>, next: Record<string, Json>): string[] {
+  const out: string[] = [];
+  const cmp = (a: Record<string, Json>, b: Record<string, Json>, prefix: string): void => {
+    for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      if (RESUME_FREE.has(k)) continue;
+      const x = a[k],
+        y = b[k];
+      if (prefix === '' && k === 'trainer' && x && y && typeof x === 'object' && typeof y === 'object' && !Array.isArray(x) && !Array.isArray(y)) {
+        cmp(x, y, 'trainer.');
+      } else if (JSON.stringify(x) !== JSON.stringify(y)) {
+        out.push(`${prefix}${k}: ${JSON.stringify(x) ?? 'unset'} → ${JSON.stringify(y) ?? 'unset'}`);
+      }
+    }
+  };
+  cmp(prev, next, '');
+  return out;
 }
 
 function scoredCount(labels: Tensor): number {

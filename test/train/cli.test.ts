@@ -55,6 +55,14 @@ describe('fintune pretrain', () => {
     const out2 = await cli(...common, '--steps', '8', '--resume');
     expect(out2).toMatch(/trained 8 steps \(max steps\), resumed from step 6/);
     expect(readMetrics(run).map((m) => m.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+
+    // Resuming a finished run trains nothing but still reports held-out loss; changed settings are flagged.
+    const err: string[] = [];
+    const spyErr = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => (err.push(String(s)), true));
+    const out3 = await cli(...common.filter((a) => a !== '--quiet'), '--steps', '8', '--resume', '--lr', '1e-3', '--log-every', '100');
+    spyErr.mockRestore();
+    expect(out3).toMatch(/trained 8 steps .* resumed from step 8\nheld-out loss \d/);
+    expect(err.join('')).toMatch(/warning: resuming with different settings \(trainer\.lr: 0\.003 → 0\.001\)/);
   });
 
   it('clear errors for bad input', async () => {
