@@ -4,10 +4,11 @@ import { register as registerExport } from './export.js';
 import { register as registerFinetune } from './finetune.js';
 import { register as registerGenerate } from './generate.js';
 import { register as registerPretrain } from './pretrain.js';
+import { register as registerServe } from './serve.js';
 
 /** One line per command module; each exports `register(program)`. Keep alphabetical. */
 type Registrar = (program: Command) => void;
-const registrars: Registrar[] = [registerData, registerExport, registerFinetune, registerGenerate, registerPretrain];
+const registrars: Registrar[] = [registerData, registerExport, registerFinetune, registerGenerate, registerPretrain, registerServe];
 
 export function registerCommands(program: Command): void {
   for (const register of registrars) register(program);
