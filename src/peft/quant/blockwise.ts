@@ -76,7 +76,7 @@ export function quantize4bit(src: ArrayLike<number>, blockSize = 64, type: FourB
 export function dequantize4bitInto(
   dst: FloatArray,
   packed: Uint8Array,
-  absmax: ArrayLike<number>,
+  absmax: ArrayLike<number> | NestedAbsmax,
   n: number,
   blockSize: number,
   code: Float32Array,
@@ -85,10 +85,14 @@ export function dequantize4bitInto(
   if (dst.length < n) throw new Error(`dequantize4bit: destination holds ${dst.length} values, need ${n}`);
   if (packed.length < Math.ceil(n / 2)) throw new Error(`dequantize4bit: ${packed.length} packed bytes for ${n} values`);
   const blocks = Math.ceil(n / blockSize);
-  if (absmax.length < blocks) throw new Error(`dequantize4bit: ${absmax.length} absmax values for ${blocks} blocks`);
+  // A double-quantized state is decoded block by block, so no float32 absmax array is allocated per call.
+  const nested = 'qabsmax' in absmax ? absmax : null;
+  const plain = nested ? null : (absmax as ArrayLike<number>);
+  const have = nested ? nested.qabsmax.length : plain!.length;
+  if (have < blocks) throw new Error(`dequantize4bit: ${have} absmax values for ${blocks} blocks`);
   const lut = new Float64Array(16);
   for (let b = 0; b < blocks; b++) {
-    const a = absmax[b]!;
+    const a = nested ? nestedAbsmaxAt(nested, b) : plain![b]!;
     for (let k = 0; k < 16; k++) lut[k] = f32(code[k]! * a);
     const start = b * blockSize;
     const end = Math.min(n, start + blockSize);

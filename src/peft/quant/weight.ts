@@ -105,7 +105,7 @@ export class Params4bit implements QuantizedWeight {
   }
 
   dequantizeInto(dst: FloatArray): void {
-    dequantize4bitInto(dst, this.packed, this.absmaxValues(), this.numel, this.blockSize, this.code);
+    dequantize4bitInto(dst, this.packed, this.absmax ?? this.nested!, this.numel, this.blockSize, this.code);
   }
 
   memory(): { own: number; shared: ArrayBufferView[] } {
