@@ -41,8 +41,13 @@ export interface TrainerConfig {
   schedule?: ScheduleKind;
   warmupSteps?: number;
   minLrRatio?: number;
-  /** Weight decay on matrices (biases and norms never decay). AdamW default 0.01, SGD 0. */
+  /** Decoupled weight decay. AdamW default 0.01, SGD 0. */
   weightDecay?: number;
+  /**
+   * What decays: 'matrices' (default; biases, norms and other vectors do not, the usual transformer recipe) or
+   * 'all' (one group, as a bare torch.optim.AdamW(model.parameters()) does).
+   */
+  weightDecayScope?: 'matrices' | 'all';
   betas?: [number, number];
   eps?: number;
   momentum?: number;
@@ -185,6 +190,7 @@ export class Trainer {
       warmupSteps: 0,
       minLrRatio: 0,
       weightDecay: c.optimizer === 'sgd' ? 0 : 0.01,
+      weightDecayScope: 'matrices',
       betas: [0.9, 0.999],
       eps: 1e-8,
       momentum: 0,
@@ -208,7 +214,13 @@ export class Trainer {
     validateConfig(this.config, !!o.eval);
     this.trainable = o.model.parameters().filter((p) => p.requiresGrad);
     if (this.trainable.length === 0) throw new Error('trainer: the model has no trainable parameters (every parameter has requiresGrad false)');
-    const groups = decayGroups(o.model, this.config.weightDecay).filter((g) => g.params.length > 0);
+    if (this.config.weightDecayScope !== 'matrices' && this.config.weightDecayScope !== 'all') {
+      throw new Error(`trainer: weightDecayScope must be "matrices" or "all", got ${JSON.stringify(this.config.weightDecayScope)}`);
+    }
+    const groups =
+      this.config.weightDecayScope === 'all'
+        ? [{ params: this.trainable, weightDecay: this.config.weightDecay, name: 'all' }]
+        : decayGroups(o.model, this.config.weightDecay).filter((g) => g.params.length > 0);
     this.optimizer =
       this.config.optimizer === 'sgd'
         ? new SGD(groups, { lr: this.config.lr, momentum: this.config.momentum })

@@ -7,6 +7,7 @@ import { readExamples, register as registerFinetune } from '../../src/cli/comman
 import { byteCodec } from '../../src/train/cli_support.js';
 import { loadModel } from '../../src/models/load.js';
 import { readMetrics, tmpDir } from './helpers.js';
+import { FIXTURES } from '../helpers/paths.js';
 
 async function cli(...argv: string[]): Promise<string> {
   const program = new Command().exitOverride();
@@ -63,6 +64,18 @@ describe('fintune pretrain', () => {
     spyErr.mockRestore();
     expect(out3).toMatch(/trained 8 steps .* resumed from step 8\nheld-out loss \d/);
     expect(err.join('')).toMatch(/warning: resuming with different settings \(trainer\.lr: 0\.003 → 0\.001\)/);
+  });
+
+  it('continues pre-training a loaded checkpoint (--init)', async () => {
+    const dir = tmpDir('cli-init');
+    const data = path.join(dir, 'corpus.txt');
+    fs.writeFileSync(data, corpus());
+    const run = path.join(dir, 'run');
+    const out = await cli('pretrain', '--data', data, '--init', path.join(FIXTURES, 'gpt2-tiny'), '--out', run, '--steps', '2', '--batch-size', '2', '--eval-batches', '1', '--quiet');
+    expect(out).toMatch(/held-out loss/);
+    const config = JSON.parse(fs.readFileSync(path.join(run, 'config.json'), 'utf8'));
+    expect(config.seqLen).toBe(64); // the checkpoint's context
+    expect(loadModel(path.join(run, 'final')).lm_head.weight.shape).toEqual([512, 64]);
   });
 
   it('clear errors for bad input', async () => {
