@@ -1,14 +1,16 @@
 import type { Command } from 'commander';
+import { register as registerBench } from './bench.js';
 import { register as registerData } from './data.js';
 import { register as registerExport } from './export.js';
 import { register as registerFinetune } from './finetune.js';
 import { register as registerGenerate } from './generate.js';
+import { register as registerImport } from './import.js';
 import { register as registerPretrain } from './pretrain.js';
 import { register as registerServe } from './serve.js';
 
 /** One line per command module; each exports `register(program)`. Keep alphabetical. */
 type Registrar = (program: Command) => void;
-const registrars: Registrar[] = [registerData, registerExport, registerFinetune, registerGenerate, registerPretrain, registerServe];
+const registrars: Registrar[] = [registerBench, registerData, registerExport, registerFinetune, registerGenerate, registerImport, registerPretrain, registerServe];
 
 export function registerCommands(program: Command): void {
   for (const register of registrars) register(program);
