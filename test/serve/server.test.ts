@@ -8,6 +8,8 @@ import { makeRun } from '../helpers/runs.js';
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'fintune-serve-'));
 const runs = path.join(root, 'runs');
 let d: Dashboard;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const json = async (r: Response | Promise<Response>): Promise<any> => (await r).json();
 const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
   fetch(d.url + url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 
@@ -29,7 +31,7 @@ afterAll(async () => {
 
 describe('dashboard API', () => {
   it('lists runs with status and summary numbers', async () => {
-    const { runs: list } = await (await fetch(d.url + '/api/runs')).json();
+    const { runs: list } = await json(fetch(d.url + '/api/runs'));
     const alpha = list.find((r: { id: string }) => r.id === 'alpha');
     expect(alpha.steps).toBe(6);
     expect(alpha.method).toBe('lora');
@@ -40,17 +42,17 @@ describe('dashboard API', () => {
   it('a half-written or corrupt metrics line does not break the page or the API', async () => {
     const f = path.join(runs, 'beta', 'metrics.jsonl');
     fs.appendFileSync(f, '{not json}\n{"step": 4, "loss": 2.6');
-    const m = await (await fetch(d.url + '/api/runs/beta/metrics')).json();
+    const m = await json(fetch(d.url + '/api/runs/beta/metrics'));
     expect(m.rows.map((r: { step: number }) => r.step)).toEqual([1, 2, 3]);
     expect(m.skipped).toBe(1);
     expect((await fetch(d.url + '/run/beta')).status).toBe(200);
     fs.appendFileSync(f, ', "lr": 0.001}\n');
-    const m2 = await (await fetch(d.url + '/api/runs/beta/metrics')).json();
+    const m2 = await json(fetch(d.url + '/api/runs/beta/metrics'));
     expect(m2.rows.map((r: { step: number }) => r.step)).toEqual([1, 2, 3, 4]);
   });
 
   it('streams new metrics rows as server-sent events', async () => {
-    const m = await (await fetch(d.url + '/api/runs/alpha/metrics')).json();
+    const m = await json(fetch(d.url + '/api/runs/alpha/metrics'));
     const ctrl = new AbortController();
     const res = await fetch(`${d.url}/api/runs/alpha/events?from=${m.nextByte}`, { signal: ctrl.signal });
     const reader = res.body!.getReader();
@@ -87,8 +89,8 @@ describe('dashboard API', () => {
     const h = { origin: d.url, 'x-fintune-token': d.token };
     expect((await post('/api/runs/alpha/reviews', { generation_id: 'g0', rating: 4, decision: 'accept' }, h)).status).toBe(200);
     const r2 = await post('/api/runs/alpha/reviews', { generation_id: 'g0', rating: 2, corrected: 'better text', decision: 'reject' }, h);
-    expect((await r2.json()).count).toBe(1);
-    const g = await (await fetch(d.url + '/api/runs/alpha/generations')).json();
+    expect((await json(r2)).count).toBe(1);
+    const g = await json(fetch(d.url + '/api/runs/alpha/generations'));
     expect(g.reviews).toHaveLength(1);
     expect(g.reviews[0]).toMatchObject({ generation_id: 'g0', rating: 2, corrected: 'better text', decision: 'reject' });
     expect((await post('/api/runs/alpha/reviews', { generation_id: 'g1', rating: 9, decision: 'accept' }, h)).status).toBe(400);
@@ -97,7 +99,7 @@ describe('dashboard API', () => {
   it('forecast endpoint for MetaTrader: validates and answers', async () => {
     const h = { 'x-fintune-token': d.token };
     const ok = await post('/api/forecast', { run: 'alpha', closes: [1.1, 1.2], horizon: 3 }, h);
-    expect(await ok.json()).toEqual({ forecast: [1.2, 1.2, 1.2] });
+    expect(await json(ok)).toEqual({ forecast: [1.2, 1.2, 1.2] });
     expect((await post('/api/forecast', { run: 'alpha', closes: ['x'] }, h)).status).toBe(400);
     expect((await post('/api/forecast', { run: 'nope', closes: [1, 2] }, h)).status).toBe(404);
     expect((await post('/api/forecast', { run: '../alpha', closes: [1, 2] }, h)).status).toBe(404);
