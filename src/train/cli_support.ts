@@ -73,7 +73,7 @@ export function addTrainingOptions(cmd: Command): Command {
     .option('--checkpoint-every <n>', 'checkpoint every n updates (default: --eval-every)', num('--checkpoint-every', true, 0))
     .option('--keep-last <n>', 'recent checkpoints kept (the best is kept too)', num('--keep-last', true, 1), 2)
     .option('--seed <n>', 'seed for initialization, data order and dropout', num('--seed', true, 0), 0)
-    .option('--grad-checkpoint', 'recompute each block in backward (less memory, ~30% slower)')
+    .option('--grad-checkpoint', 'recompute each block in backward: less memory for one extra forward pass')
     .option('--tensorboard', 'also write TensorBoard event files to <out>/tb')
     .option('--resume', 'continue the run in --out from its newest checkpoint')
     .option('--quiet', 'no progress output')

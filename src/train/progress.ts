@@ -40,6 +40,8 @@ export class Progress {
   private startStep: number;
   private lastDraw = 0;
   private drawn = false;
+  /** Smoothed tokens/s for display: single steps are noisy (GC pauses, evaluation, checkpoints). */
+  private rate = NaN;
 
   constructor(
     mode: ProgressMode,
@@ -74,6 +76,8 @@ export class Progress {
 
   update(u: ProgressUpdate): void {
     if (this.mode === 'quiet') return;
+    this.rate = Number.isFinite(this.rate) ? 0.9 * this.rate + 0.1 * u.tokensPerSec : u.tokensPerSec;
+    u = { ...u, tokensPerSec: this.rate };
     if (this.mode === 'lines') {
       if (u.step % this.every === 0 || u.valLoss !== undefined || u.step === this.total) this.stream.write(this.line(u) + '\n');
       return;
