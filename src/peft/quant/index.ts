@@ -44,6 +44,7 @@ export {
   quantizedWeightBytes,
   dequantizeModule,
   dequantizeModel,
+  forgetQuantizationConfig,
   isQuantized,
   isQuantizable,
   replaceModule,
@@ -66,3 +67,4 @@ export {
   type LoadQuantizedOptions,
   type LoadQuantizedReport,
 } from './bnb_format.js';
+export { loadQuantizedModel, saveQuantizedModel, type LoadQuantizedModelOptions } from './load_model.js';

@@ -10,6 +10,7 @@
 import { Conv1D, Linear } from '../../nn/layers.js';
 import { Module, param } from '../../nn/module.js';
 import type { Tensor } from '../../tensor/tensor.js';
+import type { HfModelConfig } from '../../io/hf_config.js';
 import { QuantLinear } from './linear4bit.js';
 import { dequantizeWeight, quantizeLinearWeight, weightBytes, type QuantType, type QuantizedWeight } from './weight.js';
 
@@ -210,6 +211,7 @@ export function dequantizeModel(model: Module): { replaced: string[]; message: s
     slot.holder[slot.key] = dequantizeModule(slot.module).module;
     replaced.push(slot.path);
   }
+  if (replaced.length) forgetQuantizationConfig(model);
   return {
     replaced,
     message: replaced.length
@@ -221,4 +223,18 @@ export function dequantizeModel(model: Module): { replaced: string[]; message: s
 /** A frozen float32 parameter from values (used by loaders). */
 export function frozenParam(values: Float32Array, shape: number[]): Tensor {
   return param(shape, { init: values, requiresGrad: false });
+}
+
+/**
+ * A model loaded from a "-bnb-4bit" folder keeps that folder's config (with its `quantization_config`) for
+ * saving; once dequantized it must save as an ordinary checkpoint, so the entry is dropped.
+ */
+export function forgetQuantizationConfig(model: Module): void {
+  const holder = model as Module & { hfConfig?: HfModelConfig };
+  const cfg = holder.hfConfig;
+  if (cfg && 'quantization_config' in cfg.raw) {
+    const raw = { ...cfg.raw };
+    delete raw.quantization_config;
+    holder.hfConfig = { ...cfg, raw };
+  }
 }
