@@ -25,10 +25,14 @@ export function formatBadRow(b: BadRow): string {
 /** How many bad rows a thrown message spells out; the full list is always on `DataError.badRows`. */
 const MESSAGE_ROWS = 20;
 
+/** What kind of whole-file problem a DataError is, for callers that may tolerate some (a header-only file). */
+export type DataErrorKind = 'empty' | 'no-rows' | 'bad-rows' | 'other';
+
 export class DataError extends Error {
   constructor(
     message: string,
     readonly badRows: BadRow[] = [],
+    readonly kind: DataErrorKind = badRows.length > 1 ? 'bad-rows' : 'other',
   ) {
     super(message);
     this.name = 'DataError';
@@ -36,9 +40,9 @@ export class DataError extends Error {
 }
 
 /** A problem with the whole file (empty, header only, unknown format) rather than with one row. */
-export function fileError(file: string, message: string, line?: number): DataError {
+export function fileError(file: string, message: string, line?: number, kind: DataErrorKind = 'other'): DataError {
   const where = line === undefined ? file : `${file}:${line}`;
-  return new DataError(`${where}: ${message}`, line === undefined ? [] : [{ file, line, message }]);
+  return new DataError(`${where}: ${message}`, line === undefined ? [] : [{ file, line, message }], kind);
 }
 
 /** Collects bad rows while a file is read and applies the policy at the end. */
@@ -70,6 +74,7 @@ export class BadRowLog {
       throw new DataError(
         `${this.file}: ${this.rows.length} ${noun} (pass onBadRow: 'skip' / --skip-bad to leave them out)\n${shown.join('\n')}${more}`,
         this.rows,
+        'bad-rows',
       );
     }
     return this.rows;

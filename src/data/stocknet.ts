@@ -119,16 +119,21 @@ export function stockNetExamples(ticker: string, prices: OhlcvSeries, tweets: Tw
 
 export interface StockNetDataset {
   examples: Record<StockNetPart, StockNetExample[]>;
-  counts: StockNetCounts & { tickers: number; tickersWithoutTweets: string[] };
+  /** tickersWithoutPrices: price files with a header and no rows (GMRE in the shipped folder). */
+  counts: StockNetCounts & { tickers: number; tickersWithoutTweets: string[]; tickersWithoutPrices: string[] };
 }
 
 /** All tickers of a StockNet folder (`price/`, `tweets/`), or the ones given. */
 export async function loadStockNetTask(dir: string, tickers?: string[]): Promise<StockNetDataset> {
   const list = tickers ?? stockNetTickers(dir);
   const examples: Record<StockNetPart, StockNetExample[]> = { train: [], val: [], dev: [], test: [] };
-  const counts = { days: 0, up: 0, down: 0, droppedNeutral: 0, droppedNoTweets: 0, tickers: 0, tickersWithoutTweets: [] as string[] };
+  const counts = { days: 0, up: 0, down: 0, droppedNeutral: 0, droppedNoTweets: 0, tickers: 0, tickersWithoutTweets: [] as string[], tickersWithoutPrices: [] as string[] };
   for (const ticker of list) {
-    const prices = await loadStockNetPrices(path.join(dir, 'price', `${ticker}.csv`));
+    const prices = await loadPricesOrNone(path.join(dir, 'price', `${ticker}.csv`));
+    if (!prices) {
+      counts.tickersWithoutPrices.push(ticker);
+      continue;
+    }
     const tweetFile = path.join(dir, 'tweets', `${ticker}.jsonl.gz`);
     let tweets: Tweet[] = [];
     if (fs.existsSync(tweetFile)) tweets = (await loadStockNetTweets(tweetFile)).tweets;
@@ -139,6 +144,16 @@ export async function loadStockNetTask(dir: string, tickers?: string[]): Promise
     for (const e of r.examples) examples[e.part].push(e);
   }
   return { examples, counts };
+}
+
+/** A ticker's prices, or undefined when its file has a header and no rows (reported, not fatal, in a folder). */
+export async function loadPricesOrNone(file: string): Promise<OhlcvSeries | undefined> {
+  try {
+    return await loadStockNetPrices(file);
+  } catch (err) {
+    if (err instanceof DataError && err.kind === 'no-rows') return undefined;
+    throw err;
+  }
 }
 
 /** A prompt/answer rendering of one example: the tweets by day, then the question; the answer is the label. */

@@ -77,3 +77,52 @@ describe('fintune data', () => {
     expect(h.stdout).toContain('Examples:');
   });
 });
+
+describe('fintune data stocknet / fingpt / from-reviews', () => {
+  test('stocknet on one ticker writes parts and the counts', async () => {
+    const out = path.join(tmp, 'sn');
+    const r = await runCli(['data', 'stocknet', path.join(DATA, 'stocknet'), '--tickers', 'AAPL', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split('\n')[0]).toBe('1 tickers, 440 trading days: 158 up, 129 down; dropped 150 between the thresholds and 3 without tweets');
+    const val = fs.readFileSync(path.join(out, 'val.jsonl'), 'utf8').trimEnd().split('\n');
+    expect(val.length).toBe(26);
+    expect(['up', 'down']).toContain(JSON.parse(val[0]!).answer);
+  });
+
+  test('fingpt marks answers synthetic', async () => {
+    const out = path.join(tmp, 'fg');
+    const r = await runCli(['data', 'fingpt', path.join(DATA, 'stocknet'), '--tickers', 'AAPL', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const meta = JSON.parse(fs.readFileSync(path.join(out, 'fingpt.json'), 'utf8'));
+    expect(meta.note).toMatch(/SYNTHETIC/);
+    const ex = JSON.parse(fs.readFileSync(path.join(out, 'dev.jsonl'), 'utf8').split('\n')[0]!);
+    expect(ex.synthetic).toBe(true);
+    expect(ex.start >= '2015-08-01' && ex.end < '2015-10-01').toBe(true);
+  });
+
+  test('from-reviews: the latest review decides; corrected text wins', async () => {
+    const gen = (id: string, output: string): string =>
+      JSON.stringify({ schema: 'fintune.generation/1', id, run: 'r', model: 'm', prompt: `p-${id}`, output, parsed: {}, parse_ok: true });
+    const rev = (id: string, decision: string, rating: number, corrected: string | null, time: string): string =>
+      JSON.stringify({ schema: 'fintune.review/1', generation_id: id, rating, corrected, decision, reviewer: 'ann', time });
+    const gens = path.join(tmp, 'gens.jsonl');
+    const reviews = path.join(tmp, 'reviews.jsonl');
+    fs.writeFileSync(gens, [gen('a', 'out-a'), gen('b', 'out-b'), gen('c', 'out-c'), gen('d', 'out-d')].join('\n') + '\n');
+    fs.writeFileSync(
+      reviews,
+      [
+        rev('a', 'reject', 2, null, '2026-11-01T10:00:00Z'),
+        rev('a', 'accept', 4, 'fixed-a', '2026-11-02T10:00:00Z'), // later: accepted with a correction
+        rev('b', 'accept', 5, null, '2026-11-01T10:00:00Z'),
+        rev('c', 'accept', 2, null, '2026-11-01T10:00:00Z'), // below --min-rating 3
+        rev('d', 'reject', 1, null, '2026-11-01T10:00:00Z'),
+      ].join('\n') + '\n',
+    );
+    const out = path.join(tmp, 'reviewed.jsonl');
+    const r = await runCli(['data', 'from-reviews', reviews, '--generations', gens, '--min-rating', '3', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`2 examples written to ${out} (1 with corrected text) from 4 reviewed generations; 1 rejected, 1 below rating 3\n`);
+    const rows = fs.readFileSync(out, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((x) => [x.prompt, x.answer])).toEqual([['p-a', 'fixed-a'], ['p-b', 'out-b']]);
+  });
+});

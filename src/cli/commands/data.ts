@@ -16,6 +16,10 @@ import { PART_NAMES, splitSeries, type SplitConfig } from '../../data/splits.js'
 import { formatTime, TIME_FORMATS, type TimeFormat } from '../../data/time.js';
 import { inferPipSize, SCALINGS, SERIES_FIELDS, type Scaling, type SeriesField } from '../../data/transforms.js';
 import { WINDOW_PRESETS, type WindowConfigInput, type WindowPreset } from '../../data/windows.js';
+import { loadStockNetTweets, loadStockTable, stockNetTickers, type Tweet } from '../../data/loaders/stocknet.js';
+import { forecasterExamples, type ChatTemplate, type ForecasterCounts } from '../../data/prompts.js';
+import { promptsFromReviews } from '../../data/reviews.js';
+import { loadPricesOrNone, loadStockNetTask, STOCKNET_PARTS, STOCKNET_SPLIT, stockNetPromptAnswer, type StockNetPart } from '../../data/stocknet.js';
 import { AtomicFileWriter, writeFileAtomic } from '../../io/atomic.js';
 import { intArg, printJson, UsageError } from '../util.js';
 
@@ -175,6 +179,97 @@ async function windowsCommand(file: string, o: WindowsOptions): Promise<void> {
   process.stdout.write(`wrote ${path.join(o.out, '{train,val,test}.{txt,jsonl}')} and split.json\n`);
 }
 
+/** Writes records as JSON lines atomically: the file appears complete or not at all. */
+function writeJsonlFile(file: string, records: Iterable<unknown>): number {
+  const w = new AtomicFileWriter(file);
+  let n = 0;
+  try {
+    for (const r of records) {
+      w.write(JSON.stringify(r) + '\n');
+      n++;
+    }
+    w.commit();
+  } catch (err) {
+    w.abort();
+    throw err;
+  }
+  return n;
+}
+
+function tickersArg(v: string): string[] {
+  const list = v.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
+  if (list.length === 0) throw new UsageError(`--tickers needs comma-separated symbols like AAPL,MSFT, got "${v}"`);
+  return list;
+}
+
+async function stocknetCommand(dir: string, o: { out: string; tickers?: string[] }): Promise<void> {
+  const ds = await loadStockNetTask(dir, o.tickers);
+  fs.mkdirSync(o.out, { recursive: true });
+  for (const part of STOCKNET_PARTS) {
+    if (ds.examples[part].length === 0) continue;
+    writeJsonlFile(path.join(o.out, `${part}.jsonl`), ds.examples[part].map((e) => ({ ...stockNetPromptAnswer(e), ticker: e.ticker, date: e.date, label: e.label, movement: e.movement })));
+  }
+  const parts = Object.fromEntries(STOCKNET_PARTS.map((p) => [p, { dates: STOCKNET_SPLIT[p], examples: ds.examples[p].length }]));
+  writeFileAtomic(path.join(o.out, 'stocknet.json'), JSON.stringify({ source: dir, rule: 'up > +0.55 %, down < -0.5 % on Adj Close from the previous trading day; tweets of the 5 calendar days before', counts: ds.counts, parts }, null, 2) + '\n');
+  const c = ds.counts;
+  process.stdout.write(`${c.tickers} tickers, ${c.days} trading days: ${c.up} up, ${c.down} down; dropped ${c.droppedNeutral} between the thresholds and ${c.droppedNoTweets} without tweets\n`);
+  for (const p of STOCKNET_PARTS) process.stdout.write(`${p.padEnd(5)} ${String(ds.examples[p].length).padStart(6)} examples (${STOCKNET_SPLIT[p][0]} .. ${STOCKNET_SPLIT[p][1]})\n`);
+  if (c.tickersWithoutTweets.length) process.stdout.write(`no tweet file for: ${c.tickersWithoutTweets.join(', ')}\n`);
+  if (c.tickersWithoutPrices.length) process.stdout.write(`price file without rows (skipped): ${c.tickersWithoutPrices.join(', ')}\n`);
+}
+
+interface FingptOptions {
+  out: string;
+  tickers?: string[];
+  pastWeeks: number;
+  tweetsPerWeek: number;
+  maxPromptTokens?: number;
+  template: ChatTemplate;
+  seed: number;
+}
+
+async function fingptCommand(dir: string, o: FingptOptions): Promise<void> {
+  if (o.template !== 'llama2' && o.template !== 'plain') throw new UsageError(`--template must be llama2 or plain, got "${o.template}"`);
+  const table = new Map((await loadStockTable(path.join(dir, 'StockTable'))).map((r) => [r.symbol, r]));
+  const tickers = o.tickers ?? stockNetTickers(dir);
+  const byPart: Record<StockNetPart, unknown[]> = { train: [], val: [], dev: [], test: [] };
+  const total: ForecasterCounts = { examples: 0, shortened: 0, droppedTooLong: 0, skipped: 0 };
+  const withoutPrices: string[] = [];
+  for (const ticker of tickers) {
+    const prices = await loadPricesOrNone(path.join(dir, 'price', `${ticker}.csv`));
+    if (!prices) {
+      withoutPrices.push(ticker);
+      continue;
+    }
+    const tweetFile = path.join(dir, 'tweets', `${ticker}.jsonl.gz`);
+    const tweets: Tweet[] = fs.existsSync(tweetFile) ? (await loadStockNetTweets(tweetFile)).tweets : [];
+    for (const part of STOCKNET_PARTS) {
+      // A target week belongs to a part only when both of its prices do: no week straddles a boundary.
+      const [from, to] = STOCKNET_SPLIT[part];
+      const r = forecasterExamples(ticker, prices, tweets, table.get(ticker), { from, to, pastWeeks: o.pastWeeks, tweetsPerWeek: o.tweetsPerWeek, template: o.template, seed: o.seed, ...(o.maxPromptTokens ? { maxPromptTokens: o.maxPromptTokens } : {}) });
+      for (const e of r.examples) byPart[part].push({ ...e, part });
+      total.examples += r.counts.examples;
+      total.shortened += r.counts.shortened;
+      total.droppedTooLong += r.counts.droppedTooLong;
+    }
+  }
+  fs.mkdirSync(o.out, { recursive: true });
+  for (const part of STOCKNET_PARTS) if (byPart[part].length) writeJsonlFile(path.join(o.out, `${part}.jsonl`), byPart[part]);
+  const parts = Object.fromEntries(STOCKNET_PARTS.map((p) => [p, { dates: STOCKNET_SPLIT[p], examples: byPart[p].length }]));
+  const note = 'answers are SYNTHETIC references built by a deterministic rule (lexicon-scored posts, templated analysis of the realized move), not analyst text';
+  writeFileAtomic(path.join(o.out, 'fingpt.json'), JSON.stringify({ source: dir, tickers: tickers.length, tickersWithoutPrices: withoutPrices, options: { pastWeeks: o.pastWeeks, tweetsPerWeek: o.tweetsPerWeek, maxPromptTokens: o.maxPromptTokens ?? null, template: o.template, seed: o.seed }, counts: { examples: total.examples, shortened: total.shortened, droppedTooLong: total.droppedTooLong }, parts, note }, null, 2) + '\n');
+  process.stdout.write(`${total.examples} weekly examples from ${tickers.length} tickers; ${total.shortened} shortened (oldest posts dropped), ${total.droppedTooLong} dropped as too long\n`);
+  for (const p of STOCKNET_PARTS) process.stdout.write(`${p.padEnd(5)} ${String(byPart[p].length).padStart(6)} examples\n`);
+  if (withoutPrices.length) process.stdout.write(`price file without rows (skipped): ${withoutPrices.join(', ')}\n`);
+  process.stdout.write(`note: ${note}\n`);
+}
+
+async function fromReviewsCommand(file: string, o: { generations: string; out: string; minRating: number }): Promise<void> {
+  const { examples, counts } = await promptsFromReviews(o.generations, file, { minRating: o.minRating });
+  writeJsonlFile(o.out, examples);
+  process.stdout.write(`${counts.accepted} examples written to ${o.out} (${counts.corrected} with corrected text) from ${counts.reviewed} reviewed generations; ${counts.rejected} rejected, ${counts.belowRating} below rating ${o.minRating}\n`);
+}
+
 export function register(program: Command): void {
   const data = program.command('data').description('Validate, inspect and window market data and text data sets');
 
@@ -241,4 +336,61 @@ Examples:
   $ fintune data windows ../shared/data/stocknet/price/AAPL.csv --known 30 --horizon 5 --scaling bps --precision 0 --gap window --out runs/aapl`,
     )
     .action((file: string, o: WindowsOptions) => windowsCommand(file, o));
+
+  data
+    .command('stocknet <dir>')
+    .description("StockNet's next-day up/down task from a StockNet folder (price/, tweets/) as prompt/answer JSONL per part")
+    .requiredOption('--out <dir>', 'output folder: train/val/dev.jsonl and stocknet.json (rule and counts)')
+    .option('--tickers <list>', 'comma-separated tickers (default: every price file)', tickersArg)
+    .addHelpText(
+      'after',
+      `
+Labels: up if Adj Close rises > 0.55 % from the previous trading day, down if it falls > 0.5 %, else dropped.
+Inputs: tweets of the 5 calendar days before the target day; days without tweets are dropped and counted.
+Parts by target day: train 2014-01-01..2015-06-01, val 2015-06-01..2015-08-01, dev 2015-08-01..2015-10-01.
+
+Examples:
+  $ fintune data stocknet ../shared/data/stocknet --out runs/stocknet
+  $ fintune data stocknet ../shared/data/stocknet --tickers AAPL,MSFT --out runs/stocknet-2`,
+    )
+    .action((dir: string, o: { out: string; tickers?: string[] }) => stocknetCommand(dir, o));
+
+  data
+    .command('fingpt <dir>')
+    .description('FinGPT-Forecaster-style weekly prompts from a StockNet folder (synthetic reference answers)')
+    .requiredOption('--out <dir>', 'output folder: train/val/dev.jsonl and fingpt.json')
+    .option('--tickers <list>', 'comma-separated tickers (default: every price file)', tickersArg)
+    .option('--past-weeks <n>', 'past weeks shown in a prompt', intArg('--past-weeks', 1), 3)
+    .option('--tweets-per-week <n>', 'posts kept per week after deduplication', intArg('--tweets-per-week', 0), 5)
+    .option('--max-prompt-tokens <n>', 'drop posts, oldest first, until the prompt fits (approx. 4 characters a token)', intArg('--max-prompt-tokens', 1))
+    .option('--template <name>', 'chat template: llama2 or plain', 'llama2')
+    .option('--seed <n>', 'seed for choosing posts when a week has more than --tweets-per-week', intArg('--seed', 0), 0)
+    .addHelpText(
+      'after',
+      `
+The answers' [Positive Developments] / [Potential Concerns] / [Prediction & Analysis] are SYNTHETIC: a deterministic
+rule over a word-list sentiment scorer and the realized move. Report them as such.
+
+Examples:
+  $ fintune data fingpt ../shared/data/stocknet --tickers AAPL,MSFT --out runs/fingpt
+  $ fintune data fingpt ../shared/data/stocknet --past-weeks 2 --max-prompt-tokens 1024 --template plain --out runs/fingpt-small`,
+    )
+    .action((dir: string, o: FingptOptions) => fingptCommand(dir, o));
+
+  data
+    .command('from-reviews <reviews>')
+    .description("Turn reviewed generations (the dashboard's review file) into a prompt/answer JSONL set")
+    .requiredOption('--generations <file>', 'the generations JSONL the reviews refer to')
+    .requiredOption('--out <file>', 'output JSONL: {prompt, answer, generation_id, ...}')
+    .option('--min-rating <n>', 'keep accepted reviews rated at least this (1-5)', intArg('--min-rating', 1, 5), 1)
+    .addHelpText(
+      'after',
+      `
+The latest review of each generation decides; the answer is the corrected text when the reviewer gave one.
+
+Examples:
+  $ fintune data from-reviews runs/eval/reviews.jsonl --generations runs/eval/generations.jsonl --out data/reviewed.jsonl
+  $ fintune data from-reviews reviews.jsonl --generations gens.jsonl --min-rating 4 --out data/best.jsonl`,
+    )
+    .action((file: string, o: { generations: string; out: string; minRating: number }) => fromReviewsCommand(file, o));
 }

@@ -134,7 +134,7 @@ async function peek(file: string): Promise<{ first?: string; second?: string; li
 export async function loadOhlcv(file: string, options: OhlcvOptions = {}): Promise<OhlcvSeries> {
   const log = new BadRowLog(file, options.onBadRow ?? 'error');
   const { first } = await peek(file);
-  if (first === undefined) throw fileError(file, 'file is empty (expected a header line and OHLCV rows)');
+  if (first === undefined) throw fileError(file, 'file is empty (expected a header line and OHLCV rows)', undefined, 'empty');
 
   const delimiter = options.delimiter ?? detectDelimiter(first);
   if (delimiter === undefined) {
@@ -205,7 +205,7 @@ export async function loadOhlcv(file: string, options: OhlcvOptions = {}): Promi
     log.add(rec.line, problems.join('; '));
   }
   if (dataRows === 0) {
-    throw fileError(file, header ? `has a header (${columns.join(', ')}) but no data rows` : 'has no data rows');
+    throw fileError(file, header ? `has a header (${columns.join(', ')}) but no data rows` : 'has no data rows', undefined, 'no-rows');
   }
   const badRows = log.finish();
   if (time.length === 0) throw fileError(file, `no valid rows: all ${badRows.length} data rows are bad (first: line ${badRows[0]!.line}: ${badRows[0]!.message})`);
