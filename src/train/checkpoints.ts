@@ -43,11 +43,19 @@ export interface LoadedCheckpoint {
   state: { step: number } & Record<string, Json>;
 }
 
-function tensorSource(t: Tensor): SafetensorsTensorSource {
-  const flat = t.toFlat();
-  if (flat instanceof Float32Array) return { dtype: 'F32', shape: [...t.shape], data: flat };
-  if (flat instanceof Float64Array) return { dtype: 'F64', shape: [...t.shape], data: flat };
-  throw new Error(`checkpoint: cannot save ${t.describe()} (f32 or f64 tensors only)`);
+/**
+ * A weight as a lazy safetensors source: its bytes are produced when the writer reaches it, one tensor at a
+ * time, and a contiguous tensor is written straight from its own memory (no copy of the whole model).
+ * Writing is synchronous between steps, so nothing changes the weights while they are being written.
+ */
+function tensorSource(k: string, t: Tensor): SafetensorsTensorSource {
+  const dtype = t.dtype === 'f32' ? 'F32' : t.dtype === 'f64' ? 'F64' : t.dtype === 'bf16' ? 'BF16' : null;
+  if (!dtype) throw new Error(`checkpoint: cannot save "${k}" (${t.describe()}): f32, f64 or bf16 tensors only`);
+  return {
+    dtype,
+    shape: [...t.shape],
+    load: () => (t.isContiguous() ? t.data.subarray(t.offset, t.offset + t.size) : t.toFlat()) as ArrayBufferView,
+  };
 }
 
 /** Optimizer state as tensors `p<i>.<buffer>` plus a JSON description (kind, groups, step counts) in metadata. */
@@ -125,7 +133,7 @@ export class CheckpointStore {
     fs.mkdirSync(tmp);
     try {
       const w = new Map<string, SafetensorsTensorSource>();
-      for (const [k, t] of data.weights) w.set(k, tensorSource(t));
+      for (const [k, t] of data.weights) w.set(k, tensorSource(k, t));
       writeSafetensors(path.join(tmp, MODEL_FILE), w, { format: 'pt', step: String(step) });
       const o = optimizerTensors(data.optimizer);
       writeSafetensors(path.join(tmp, OPTIMIZER_FILE), o.tensors, { optimizer: o.meta });
@@ -164,6 +172,7 @@ export class CheckpointStore {
     const { tensors } = readSafetensors(path.join(dir, MODEL_FILE));
     const weights = new Map<string, Tensor>();
     for (const [k, t] of tensors) {
+      // bf16 weights come back as f32 (exact); loadStateDict converts to each parameter's own dtype.
       const data = t.dtype === 'F64' ? (t.data as Float64Array) : toFloat32(t.data, t.dtype);
       weights.set(k, fromArray(data, t.shape));
     }

@@ -26,7 +26,7 @@ function deterministicPart(line: string): string {
   return JSON.stringify([m.step, m.loss, m.lr, m.gradNorm, m.tokens, m.valLoss ?? null]);
 }
 
-const STEPS = 24;
+const STEPS = 16;
 let reference: string[] = [];
 
 beforeAll(() => {
@@ -49,14 +49,14 @@ describe('resume after SIGKILL', () => {
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       // Mid-run: after a few checkpoints, well before the end.
-      if (/^step 11$/m.test(out) && !child.killed) child.kill('SIGKILL');
+      if (/^step 8$/m.test(out) && !child.killed) child.kill('SIGKILL');
     });
     expect(await exit).toBe('SIGKILL');
     expect(err).not.toMatch(/error/i);
     expect(out).not.toContain('done');
     const before = new CheckpointStore(path.join(run, 'checkpoints')).list().map((c) => c.step);
     expect(Math.max(...before)).toBeLessThan(STEPS);
-    expect(Math.max(...before)).toBeGreaterThanOrEqual(9);
+    expect(Math.max(...before)).toBeGreaterThanOrEqual(6);
 
     const r2 = spawnSync(process.execPath, args(run, STEPS, '--resume'), { cwd: ROOT, encoding: 'utf8' });
     expect(r2.stderr).not.toMatch(/error|warning: resuming/i);
@@ -78,12 +78,12 @@ describe('stop on SIGTERM', () => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
-      if (/^step 7$/m.test(out) && !child.killed) child.kill('SIGTERM');
+      if (/^step 5$/m.test(out) && !child.killed) child.kill('SIGTERM');
     });
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     expect(code).toBe(0);
     const stopped = Number(/stopped at (\d+)/.exec(out)?.[1]);
-    expect(stopped).toBeGreaterThanOrEqual(7);
+    expect(stopped).toBeGreaterThanOrEqual(5);
     expect(stopped).toBeLessThan(STEPS);
     // The stop step is checkpointed even though it is not a multiple of checkpointEvery.
     expect(new CheckpointStore(path.join(run, 'checkpoints')).list().map((c) => c.step)).toContain(stopped);
