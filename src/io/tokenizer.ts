@@ -309,6 +309,17 @@ export function loadTokenizer(dir: string): Tokenizer {
   } catch (err) {
     throw new Error(`${label}: @huggingface/tokenizers cannot build this tokenizer: ${(err as Error).message}`);
   }
+  // An added token marked `normalized` is matched, by the Rust library, in the normalized text, and the JS
+  // library normalizes the token's own content to match it: the two agree on ids but not always on decoding when
+  // the normalizer changes the content (Llama-2's Prepend turns "</s>" into "▁</s>"). Refuse that combination;
+  // a no-op normalization (NFC of ASCII, as in Qwen2) is fine.
+  if (hf.normalizer !== null) {
+    validated.addedTokens.forEach((t, i) => {
+      if (t.normalized && hf.normalizer!(t.content) !== t.content) {
+        fail(label, `added_tokens[${i}].normalized`, `${JSON.stringify(t.content)} is normalized to ${JSON.stringify(hf.normalizer!(t.content))}; normalized added tokens that the normalizer changes are not reproduced by @huggingface/tokenizers`);
+      }
+    });
+  }
   const tokenToId = (t: string): number | null => hf.token_to_id(t) ?? null;
   const idToToken = (id: number): string | null => hf.id_to_token(id) ?? null;
   const special = resolveSpecialTokens(files, validated.vocabSize, tokenToId, idToToken, source === 'vocab.json+merges.txt' ? GPT2_DEFAULTS : {});

@@ -11,64 +11,12 @@ import {
   byteLevelTokenizerJson,
   llama2StyleTokenizerJson,
   metaspaceTokenizerJson,
+  mutate,
   removeDir,
+  rng,
   writeTokenizerDir,
+  type Json,
 } from './tokenizer_fixtures.js';
-
-/** mulberry32: a tiny seeded generator, so every run sees the same cases. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-
-/** Every path to a node of the tree, for picking what to mutate. Long arrays contribute a sample, not all. */
-function paths(v: Json, prefix: (string | number)[] = [], out: (string | number)[][] = []): (string | number)[][] {
-  out.push(prefix);
-  if (Array.isArray(v)) {
-    const step = Math.max(1, Math.floor(v.length / 8));
-    for (let i = 0; i < v.length; i += step) paths(v[i]!, [...prefix, i], out);
-  } else if (v !== null && typeof v === 'object') {
-    const keys = Object.keys(v);
-    const step = Math.max(1, Math.floor(keys.length / 8));
-    for (let i = 0; i < keys.length; i += step) paths(v[keys[i]!]!, [...prefix, keys[i]!], out);
-  }
-  return out;
-}
-
-const JUNK: Json[] = [null, true, false, 0, -1, 1.5, 1e300, 2 ** 31, '', 'x', '1.0', [], [1, 2], {}, { type: 'BPE' }, ['a', 'b', 'c'], 'A'.repeat(300)];
-
-function mutate(root: Json, r: () => number): Json {
-  const copy = structuredClone(root) as Json;
-  const all = paths(copy);
-  const p = all[1 + Math.floor(r() * (all.length - 1))]!;
-  let parent: any = copy;
-  for (const k of p.slice(0, -1)) parent = parent[k];
-  const last = p[p.length - 1]!;
-  const choice = r();
-  if (choice < 0.2 && !Array.isArray(parent)) {
-    delete parent[last];
-  } else if (choice < 0.3 && Array.isArray(parent)) {
-    parent.splice(Number(last), 1);
-  } else if (choice < 0.4 && typeof parent[last] === 'string') {
-    // A character changed inside a string (a token, a type name, a pattern).
-    const s: string = parent[last];
-    const i = Math.floor(r() * Math.max(1, s.length));
-    parent[last] = s.slice(0, i) + String.fromCharCode(32 + Math.floor(r() * 95)) + s.slice(i + 1);
-  } else if (choice < 0.5 && typeof parent[last] === 'number') {
-    parent[last] = Math.floor(parent[last] + (r() - 0.5) * 600);
-  } else {
-    parent[last] = structuredClone(JUNK[Math.floor(r() * JUNK.length)]!);
-  }
-  return copy;
-}
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(removeDir));

@@ -103,7 +103,7 @@ const COMPONENTS: Record<Category, Record<string, ComponentSpec>> = {
     Whitespace: {},
     WhitespaceSplit: {},
     Metaspace: {
-      replacement: opt('string'),
+      replacement: req('string'),
       str_rep: opt('string'),
       prepend_scheme: opt('prepend_scheme'),
       add_prefix_space: opt('bool'),
@@ -132,7 +132,7 @@ const COMPONENTS: Record<Category, Record<string, ComponentSpec>> = {
     ByteLevel: BYTE_LEVEL,
     WordPiece: { prefix: opt('string'), cleanup: opt('bool') },
     Metaspace: {
-      replacement: opt('string'),
+      replacement: req('char'),
       prepend_scheme: opt('prepend_scheme'),
       add_prefix_space: opt('bool'),
       split: opt('bool'),
@@ -331,10 +331,12 @@ function checkAddedTokens(c: Checker, v: unknown): AddedTokenJson[] {
       if (typeof f !== 'boolean') c.fail(`${k}.${name}`, `expected true or false, got ${describe(f)}`);
       return f;
     };
+    // The JS library ignores single_word (it would match the token inside a word, where Rust does not).
+    if (flag('single_word')) c.fail(`${k}.single_word`, 'single_word true is not reproduced by @huggingface/tokenizers');
     return {
       id,
       content,
-      single_word: flag('single_word'),
+      single_word: false,
       lstrip: flag('lstrip'),
       rstrip: flag('rstrip'),
       normalized: flag('normalized'),
@@ -501,6 +503,28 @@ export function validateTokenizerJson(raw: unknown, file: string): ValidatedToke
 
   if (json.pre_tokenizer !== null) json.pre_tokenizer = adaptPreTokenizer(c, 'pre_tokenizer', json.pre_tokenizer);
 
+  // ByteFallback reads "<0xHH>" tokens as bytes. The JS decoder parses the two characters leniently
+  // (parseInt("3 ", 16) is 3) where Rust requires hex digits, so a vocabulary token of that shape that is not a
+  // proper byte token would decode differently: refuse it.
+  if (hasDecoder(json.decoder, 'ByteFallback')) {
+    // The same leniency bites when a Replace step before ByteFallback rewrites characters of "<0xHH>" tokens
+    // (a Replace of "1" turns "<0x31>" into "<0x3 >"). SentencePiece files replace only "▁" there.
+    const steps = isPlainObject(json.decoder) && json.decoder.type === 'Sequence' ? (json.decoder.decoders as unknown[]) : [];
+    const fb = steps.findIndex((x) => isPlainObject(x) && x.type === 'ByteFallback');
+    steps.slice(0, Math.max(0, fb)).forEach((x, i) => {
+      if (!isPlainObject(x) || x.type !== 'Replace') return;
+      const pat = x.pattern as Record<string, unknown>;
+      if (typeof pat.String !== 'string' || /[<>xX0-9A-Fa-f]/.test(pat.String)) {
+        c.fail(`decoder.decoders[${i}].pattern`, 'a Replace before ByteFallback may only replace text that cannot occur in a <0xHH> token');
+      }
+    });
+    for (const t of [...modelVocab.keys(), ...addedTokens.map((a) => a.content)]) {
+      if (t.length === 6 && t.startsWith('<0x') && t.endsWith('>') && !/^<0x[0-9A-Fa-f]{2}>$/.test(t)) {
+        c.fail('model.vocab', `token ${JSON.stringify(t)} looks like a byte-fallback token but is not <0xHH>`);
+      }
+    }
+  }
+
   // Template special tokens: the Rust library inserts special_tokens[id].ids, the JS library looks the id string
   // up in the vocabulary. Require both to exist and agree, so the two encode alike.
   const idOf = (t: string): number | undefined => {
@@ -572,4 +596,10 @@ function adaptPreTokenizer(c: Checker, key: string, v: unknown): unknown {
     default:
       return o;
   }
+}
+
+function hasDecoder(d: unknown, type: string): boolean {
+  if (!isPlainObject(d)) return false;
+  if (d.type === type) return true;
+  return d.type === 'Sequence' && Array.isArray(d.decoders) && d.decoders.some((x) => hasDecoder(x, type));
 }
