@@ -637,6 +637,12 @@ export function configChanges(prev: Record<string, Json>, next: Record<string, J
     }
   };
   cmp(prev, next, '');
+  // The length of the run shapes a decaying schedule: more steps stretch the curve already followed.
+  const pt = prev.trainer as Record<string, Json> | undefined,
+    nt = next.trainer as Record<string, Json> | undefined;
+  if (pt && nt && pt.maxSteps !== nt.maxSteps && nt.schedule !== 'constant') {
+    out.push(`trainer.maxSteps: ${String(pt.maxSteps)} → ${String(nt.maxSteps)}, which reshapes the ${String(nt.schedule)} schedule`);
+  }
   return out;
 }
 

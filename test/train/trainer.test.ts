@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Trainer, NonFiniteError, enableGradCheckpointing } from '../../src/train/trainer.js';
+import { Trainer, NonFiniteError, configChanges, enableGradCheckpointing } from '../../src/train/trainer.js';
 import { CheckpointStore } from '../../src/train/checkpoints.js';
 import { finishRun } from '../../src/train/finish.js';
 import { makeBatch } from '../../src/train/data.js';
@@ -352,5 +352,18 @@ describe('other architectures', () => {
     const r = await new Trainer({ model: make(), train: new ListData(() => [batch]), config: { maxSteps: 3, lr: 1e-2, gradCheckpoint: true, ...quiet } }).train();
     expect(r.step).toBe(3);
     expect(r.lastLoss).toBeLessThan(Math.log(32));
+  });
+});
+
+describe('resume settings check', () => {
+  it('lists settings that change the computation, and ignores those that do not', () => {
+    const prev = { trainer: { lr: 1, maxSteps: 10, schedule: 'cosine', progress: 'auto' }, seqLen: 32, createdAt: 'a' };
+    expect(configChanges(prev, { trainer: { lr: 1, maxSteps: 10, schedule: 'cosine', progress: 'quiet' }, seqLen: 32, createdAt: 'b' })).toEqual([]);
+    expect(configChanges(prev, { trainer: { lr: 2, maxSteps: 20, schedule: 'cosine', progress: 'auto' }, seqLen: 64, createdAt: 'a' })).toEqual([
+      'trainer.lr: 1 → 2',
+      'seqLen: 32 → 64',
+      'trainer.maxSteps: 10 → 20, which reshapes the cosine schedule',
+    ]);
+    expect(configChanges({ trainer: { maxSteps: 10, schedule: 'constant' } }, { trainer: { maxSteps: 20, schedule: 'constant' } })).toEqual([]);
   });
 });
