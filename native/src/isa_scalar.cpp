@@ -11,7 +11,7 @@
 namespace {
 
 const long MR = 4, NR = 8;
-const long KC0 = 256, MC0 = 128;
+const long KC0 = 256, MC0 = 128, NC0 = 512;
 
 void ukr(long kc, const float* A, const float* B, float* C, long ldc, float alpha, float beta) {
   float c[MR][NR] = {};
