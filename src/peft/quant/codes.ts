@@ -80,29 +80,38 @@ export function fourBitQuantizer(type: FourBitType): (x: number) => number {
 // ---- the dynamic 8-bit map ------------------------------------------------------------------------------------
 
 /**
+ * Which of torch's CPU kernels to follow when computing float32 linspace (see createDynamicMap): torch picks
+ * one at run time from the CPU (`ATEN_CPU_CAPABILITY` overrides it), and the last bit of a few dynamic-map
+ * entries depends on it.
+ */
+export type TorchCpuKernel = 'avx2' | 'avx512' | 'default';
+
+/**
  * bitsandbytes' `create_dynamic_map(signed, max_exponent_bits, total_bits)`: a dynamic-exponent 8-bit type
  * (Dettmers 2015). For each exponent i in [0, max_exponent_bits) it splits [0.1, 1] into 2^(i + non_sign_bits -
  * max_exponent_bits) (+1 bit when unsigned) equal intervals and keeps their midpoints scaled by
  * 10^(i - (max_exponent_bits - 1)), with both signs when signed; then appends 0 and 1.0 and sorts. The signed
  * default therefore spans [-0.99296875, 1]: 127 negative values, 0, 127 positive values and 1.0 (no -1.0).
  *
- * bitsandbytes builds it with float32 torch ops — `torch.linspace(0.1, 1, k)`, `(b[:-1] + b[1:]) / 2.0`, then a
- * float32 multiply by the power of ten — so the last bit of each entry depends on how torch computes a float32
- * linspace. This follows torch's CPU kernel as built for AVX2 (the common x86 build): step = (1 - 0.1f)/(k-1)
- * in float32; the first half counted up from the start and the second half down from the end; runs of 16
- * entries filled as two 8-lane vectors whose first lane comes from a fused multiply-add (the compiler contracts
- * `start + step*idx`) and whose other lanes add j·step without fusing; the remaining entries one by one, also
- * fused. With these rules all 256 values equal torch 1.13's output bit for bit (checked with Debian's
- * python3-torch on an AVX2 machine). Another torch build may differ in the last bit of a few entries;
- * checkpoints store the map they were quantized with (`nested_quant_map`), and loading always uses that.
+ * bitsandbytes builds it with float32 torch ops on the CPU — `torch.linspace(0.1, 1, k)`, `(b[:-1] + b[1:]) /
+ * 2.0`, then a float32 multiply by the power of ten — so the last bit of each entry depends on how torch's
+ * kernel computes a float32 linspace: step = (1 - 0.1f)/(k-1) in float32; the first half counted up from the
+ * start, the second half down from the end; runs of two vectors (8 lanes on AVX2 and the generic build, 16 on
+ * AVX-512) whose first lane is computed like a scalar entry and whose other lanes add j·step without fusing;
+ * the remaining entries one by one. The AVX2 and AVX-512 kernels are compiled with fused multiply-add, so
+ * `start + step·idx` rounds once there; the generic ('default') kernel rounds twice. With these rules all 256
+ * values equal torch 1.13's output bit for bit for each of the three kernels (checked with Debian's
+ * python3-torch and ATEN_CPU_CAPABILITY=avx2/avx512/default on an AVX-512 machine, where torch 1.13 picks AVX2
+ * by default). Checkpoints store the map they were quantized with (`nested_quant_map`), and loading always
+ * uses that, so the choice only matters for checkpoints written here.
  */
-export function createDynamicMap(signed = true, maxExponentBits = 7, totalBits = 8): Float32Array {
+export function createDynamicMap(signed = true, maxExponentBits = 7, totalBits = 8, kernel: TorchCpuKernel = 'avx2'): Float32Array {
   const data: number[] = [];
   // bitsandbytes writes `total_bits - (1 if signed else 1)`: one bit is reserved either way.
   const nonSignBits = totalBits - 1;
   const additionalItems = 2 ** (nonSignBits - maxExponentBits) - 1;
   const addMeans = (count: number, exponent: number): void => {
-    const b = torchLinspaceF32(0.1, 1, count + 1);
+    const b = torchLinspaceF32(0.1, 1, count + 1, kernel);
     const scale = f32(10 ** (exponent - (maxExponentBits - 1)));
     for (let k = 0; k < count; k++) {
       const mean = f32(f32(b[k]! + b[k + 1]!) / 2);
@@ -124,8 +133,8 @@ export function createDynamicMap(signed = true, maxExponentBits = 7, totalBits =
   return Float32Array.from(data);
 }
 
-/** torch.linspace(start, end, steps) in float32 on the CPU (AVX2 kernel); see createDynamicMap. */
-function torchLinspaceF32(start: number, end: number, steps: number): Float32Array {
+/** torch.linspace(start, end, steps) in float32 on the CPU, as the given kernel computes it. */
+function torchLinspaceF32(start: number, end: number, steps: number, kernel: TorchCpuKernel): Float32Array {
   const s = f32(start),
     e = f32(end);
   const out = new Float32Array(steps);
@@ -135,18 +144,24 @@ function torchLinspaceF32(start: number, end: number, steps: number): Float32Arr
   }
   const step = f32(f32(e - s) / (steps - 1));
   const half = Math.floor(steps / 2);
-  // A fused multiply-add rounds once: a·b is exact in float64 here (small integer times a float32).
-  const fused = (idx: number): number => (idx < half ? f32(step * idx + s) : f32(e - step * (steps - idx - 1)));
-  const LANES = 8;
+  // With FMA, start + step·idx rounds once (step·idx is exact in float64: a small integer times a float32);
+  // without, the product rounds to float32 first.
+  const fma = kernel !== 'default';
+  const entry = (idx: number): number => {
+    if (idx < half) return fma ? f32(step * idx + s) : f32(s + f32(step * idx));
+    const k = steps - idx - 1;
+    return fma ? f32(e - step * k) : f32(e - f32(step * k));
+  };
+  const LANES = kernel === 'avx512' ? 16 : 8;
   let idx = 0;
-  // torch's vectorized loop takes two vectors per iteration while 16 entries remain, then goes scalar.
+  // torch's vectorized loop takes two vectors per iteration while that many entries remain, then goes scalar.
   for (; idx + 2 * LANES <= steps; idx += 2 * LANES) {
     for (const v of [idx, idx + LANES]) {
-      const base = fused(v);
+      const base = entry(v);
       for (let j = 0; j < LANES; j++) out[v + j] = f32(base + f32(j * step));
     }
   }
-  for (; idx < steps; idx++) out[idx] = fused(idx);
+  for (; idx < steps; idx++) out[idx] = entry(idx);
   return out;
 }
 

@@ -13,6 +13,7 @@ export {
   dynamicMap,
   quantizeToCode,
   type FourBitType,
+  type TorchCpuKernel,
 } from './codes.js';
 export {
   quantize4bit,

@@ -207,12 +207,15 @@ describe('the signed dynamic 8-bit map (create_dynamic_map(signed=True))', () =>
     near(code[254]!, 0.99296875);
   });
 
-  it("equals torch's float32 result bit for bit (SHA-256 of the 256 values from a torch 1.13 run)", () => {
+  it("equals torch's float32 result bit for bit for each CPU kernel (SHA-256 of torch 1.13 runs)", () => {
     // Recorded once by running bitsandbytes' create_dynamic_map() algorithm under torch 1.13 (Debian's
-    // python3-torch, AVX2 CPU) and hashing its float32 bytes: an external reference, not this code's output.
-    // The hand checks above allow for float32 rounding; this pins the last bit of every entry.
-    const sha = createHash('sha256').update(Buffer.from(code.buffer, code.byteOffset, code.byteLength)).digest('hex');
-    expect(sha).toBe('6d0ca9fed140bc2c31b9be3292029e22a209f6955020e65b13ceb5d7592f4e25');
+    // python3-torch) with ATEN_CPU_CAPABILITY=avx2 / avx512 / default, hashing its float32 bytes: external
+    // references, not this code's output. The hand checks above allow for float32 rounding; these pin the last
+    // bit of every entry.
+    const sha = (c: Float32Array): string => createHash('sha256').update(Buffer.from(c.buffer, c.byteOffset, c.byteLength)).digest('hex');
+    expect(sha(code)).toBe('6d0ca9fed140bc2c31b9be3292029e22a209f6955020e65b13ceb5d7592f4e25');
+    expect(sha(createDynamicMap(true, 7, 8, 'avx512'))).toBe('0172f40c04ab6182aea90c77569f49e7b28ec71afed61dfd713cdc80663c5799');
+    expect(sha(createDynamicMap(true, 7, 8, 'default'))).toBe('41dea21ab2eec0884a8b4569cf4d5d743340209d6649d93d7f0df6328f81e68d');
   });
 
   it('quantizes to the nearest entry, ties to the even (pivot) index, as dQuantize does', () => {
