@@ -48,7 +48,7 @@ export async function detectFormat(file: string): Promise<DataFormat> {
   return 'ohlcv';
 }
 
-export type Loaded =
+export type LoadedFile =
   | { format: 'ohlcv'; data: OhlcvSeries }
   | { format: 'fx-daily'; data: FxDaily }
   | { format: 'stocknet-tweets'; data: Tweet[] }
@@ -60,7 +60,7 @@ export type Loaded =
 
 export interface Validated {
   file: string;
-  loaded: Loaded;
+  loaded: LoadedFile;
   rows: number;
   badRows: BadRow[];
 }
