@@ -1,0 +1,343 @@
+/**
+ * Study configs: which base models, which fine-tuning methods (with their hyper-parameters), which data and
+ * splits, how many seeds and which budget rule. Read from JSON or YAML, checked field by field so a mistake
+ * names the key, and resolved into a list of runs (model × method × seed) that the runner executes.
+ *
+ * Defaults live here and are documented in docs/study.md; every resolved value is written into the results
+ * JSON so a report always says what was actually run.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { SplitConfig } from '../data/splits.js';
+import type { Scaling } from '../data/transforms.js';
+
+/**
+ * Per-method default peak learning rates. Methods that train few parameters far from the output (prefix and
+ * prompt tuning) need learning rates one to two orders of magnitude above full fine-tuning, which with the same
+ * rate would simply not move; full fine-tuning with an adapter's rate destroys the base model. The values are the
+ * usual starting points of the methods' papers and the PEFT library's examples, scaled for small models.
+ */
+export const DEFAULT_LR: Readonly<Record<string, number>> = {
+  full: 1e-4,
+  'mql5-stacked': 5e-5,
+  lora: 1e-3,
+  dora: 1e-3,
+  rslora: 1e-3,
+  qlora: 1e-3,
+  ia3: 3e-3,
+  bitfit: 1e-3,
+  layernorm: 1e-3,
+  houlsby: 1e-3,
+  pfeiffer: 1e-3,
+  parallel: 1e-3,
+  prefix: 1e-2,
+  prompt: 3e-2,
+};
+
+/** Rate for a method not in the table: an adapter-like default. */
+export const FALLBACK_LR = 1e-3;
+
+export interface ModelSpec {
+  /** Label used in run folders and the report. */
+  name: string;
+  /** A checkpoint folder (config.json + safetensors) … */
+  path?: string;
+  /** … or a preset initialised from scratch with the run's seed (for experiments without a pre-trained base). */
+  preset?: string;
+}
+
+export interface MethodSpec {
+  /** Label (unique in the study); defaults to `method`. */
+  name: string;
+  /** The method as src/peft names it (full, lora, bitfit, prefix, …). */
+  method: string;
+  lr: number;
+  /** When given, each rate is tried (one seed) and the one with the lowest validation loss is used. */
+  lrSweep?: number[];
+  /** Method hyper-parameters passed to the method (rank, alpha, bottleneck size, virtual tokens, …). */
+  params: Record<string, unknown>;
+}
+
+export interface DataSpec {
+  /** OHLCV file (any format src/data/loaders/ohlcv.ts reads). */
+  file: string;
+  instrument: string;
+  /** Window: known bars, horizon, scaling and decimals written. */
+  known: number;
+  horizon: number;
+  scaling: Scaling;
+  precision: number;
+  pipSize?: number;
+  /** Chronological split (fractions or dates, gap). */
+  split: Pick<SplitConfig, 'fractions' | 'dates' | 'gap' | 'trainStride' | 'valStride' | 'testStride'>;
+  /** Use only the last this many bars of the file (small studies; 0 = all). */
+  lastBars: number;
+  /** At most this many test windows are forecast (the last ones; generation is the slow part). 0 = all. */
+  maxTestWindows: number;
+  /** At most this many validation windows scored for held-out loss. 0 = all. */
+  maxValWindows: number;
+  /** Held-out pre-training data (another instrument), for forgetting: loss before and after fine-tuning. */
+  forgetting?: { file: string; lastBars: number; maxWindows: number };
+}
+
+export type BudgetRule = { rule: 'epochs'; epochs: number } | { rule: 'tokens'; tokens: number };
+
+export interface TrainingSpec {
+  batchSize: number;
+  schedule: 'constant' | 'linear' | 'cosine';
+  warmup: number;
+  /** 'answer': loss only on the forecast part; 'all': on the whole line (the MQL5 article's way). */
+  loss: 'answer' | 'all';
+  /** Validation loss every this many steps (0: five times per run), for the loss curves. */
+  evalEvery: number;
+  clip: number;
+  weightDecay: number;
+}
+
+export interface GenerationSpec {
+  /** 1 = greedy constrained decoding; K > 1 = K samples, scored by their median. */
+  samples: number;
+  temperature: number;
+  topP?: number;
+}
+
+export interface StudyConfig {
+  name: string;
+  description: string;
+  /** Folder of the config file: relative paths in it resolve from here. */
+  baseDir: string;
+  models: ModelSpec[];
+  methods: MethodSpec[];
+  data: DataSpec;
+  seeds: number[];
+  budget: BudgetRule;
+  training: TrainingSpec;
+  generation: GenerationSpec;
+  /**
+   * 'honest' (default): chronological splits, non-overlapping test windows, baselines. 'mql5-leaky': the
+   * article's recipe — overlapping windows shuffled into a random 80/20 split, so test windows share bars with
+   * training windows. Only for measuring how much that inflates the numbers.
+   */
+  protocol: 'honest' | 'mql5-leaky';
+  /** Twin studies compared in the report (e.g. the leaky recipe and its honest twin): names of their results JSON. */
+  twinOf?: string;
+}
+
+export class ConfigError extends Error {}
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function num(o: Obj, key: string, where: string, dflt: number | undefined, check: (x: number) => boolean = Number.isFinite, what = 'a number'): number {
+  const v = o[key];
+  if (v === undefined || v === null) {
+    if (dflt === undefined) throw new ConfigError(`${where}.${key} is required (${what})`);
+    return dflt;
+  }
+  if (typeof v !== 'number' || !check(v)) throw new ConfigError(`${where}.${key} must be ${what}, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+const posInt = (x: number): boolean => Number.isInteger(x) && x >= 1;
+const nonNegInt = (x: number): boolean => Number.isInteger(x) && x >= 0;
+const positive = (x: number): boolean => Number.isFinite(x) && x > 0;
+
+function str(o: Obj, key: string, where: string, dflt?: string): string {
+  const v = o[key];
+  if (v === undefined || v === null) {
+    if (dflt === undefined) throw new ConfigError(`${where}.${key} is required (a string)`);
+    return dflt;
+  }
+  if (typeof v !== 'string' || v === '') throw new ConfigError(`${where}.${key} must be a non-empty string, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function oneOf<T extends string>(o: Obj, key: string, where: string, choices: readonly T[], dflt: T): T {
+  const v = o[key] ?? dflt;
+  if (!choices.includes(v as T)) throw new ConfigError(`${where}.${key} must be one of ${choices.join(', ')}, got ${JSON.stringify(v)}`);
+  return v as T;
+}
+
+/** Decimals written by default for a scaling: enough to resolve a typical bar-to-bar move, few enough tokens. */
+export function defaultPrecision(scaling: Scaling): number {
+  switch (scaling) {
+    case 'bps':
+      return 1;
+    case 'pips':
+      return 1;
+    case 'pct':
+      return 2;
+    case 'logret':
+      return 4;
+    case 'zscore':
+      return 2;
+    case 'raw':
+      return 4;
+  }
+}
+
+const SCALINGS: readonly Scaling[] = ['raw', 'pips', 'bps', 'pct', 'logret', 'zscore'];
+
+/** Reads a config file (JSON when it parses as JSON or ends in .json, YAML otherwise). */
+export function readStudyConfig(file: string, overrides: { quick?: boolean; seeds?: number } = {}): StudyConfig {
+  if (!fs.existsSync(file)) throw new ConfigError(`${file}: no such file`);
+  const text = fs.readFileSync(file, 'utf8');
+  let raw: unknown;
+  try {
+    raw = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'} (${(err as Error).message})`);
+  }
+  try {
+    return resolveStudyConfig(raw, path.dirname(path.resolve(file)), overrides);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(`${file}: ${err.message}`);
+    throw err;
+  }
+}
+
+export function resolveStudyConfig(raw: unknown, baseDir: string, overrides: { quick?: boolean; seeds?: number } = {}): StudyConfig {
+  if (!isObj(raw)) throw new ConfigError('the config must be a mapping with models, methods and data');
+  const name = str(raw, 'name', 'config', 'study');
+  if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new ConfigError(`config.name must use letters, digits, '.', '_' or '-' (it names folders), got ${JSON.stringify(name)}`);
+
+  // ---- models
+  if (!Array.isArray(raw.models) || raw.models.length === 0) throw new ConfigError('config.models must be a non-empty list of {name, path} or {name, preset}');
+  const models: ModelSpec[] = raw.models.map((m, i) => {
+    const where = `models[${i}]`;
+    if (typeof m === 'string') return { name: m, preset: m };
+    if (!isObj(m)) throw new ConfigError(`${where} must be a mapping {name, path} or {name, preset}`);
+    const p = m.path === undefined ? undefined : path.resolve(baseDir, str(m, 'path', where));
+    const preset = m.preset === undefined ? undefined : str(m, 'preset', where);
+    if ((p ? 1 : 0) + (preset ? 1 : 0) !== 1) throw new ConfigError(`${where} needs exactly one of path (a checkpoint folder) or preset`);
+    if (p && !fs.existsSync(path.join(p, 'config.json'))) throw new ConfigError(`${where}.path ${p}: no config.json there`);
+    return { name: str(m, 'name', where, preset ?? path.basename(p!)), path: p, preset };
+  });
+  unique(models.map((m) => m.name), 'models[].name');
+
+  // ---- methods
+  if (!Array.isArray(raw.methods) || raw.methods.length === 0) throw new ConfigError('config.methods must be a non-empty list');
+  const methods: MethodSpec[] = raw.methods.map((m, i) => {
+    const where = `methods[${i}]`;
+    const o: Obj = typeof m === 'string' ? { method: m } : isObj(m) ? m : {};
+    if (typeof m !== 'string' && !isObj(m)) throw new ConfigError(`${where} must be a method name or a mapping {method, lr, params}`);
+    const method = str(o, 'method', where, typeof o.name === 'string' ? o.name : undefined);
+    const lr = num(o, 'lr', where, DEFAULT_LR[method] ?? FALLBACK_LR, positive, 'a positive number');
+    let lrSweep: number[] | undefined;
+    if (o.lrSweep !== undefined) {
+      if (!Array.isArray(o.lrSweep) || o.lrSweep.length === 0 || !o.lrSweep.every((x) => typeof x === 'number' && x > 0)) {
+        throw new ConfigError(`${where}.lrSweep must be a non-empty list of positive numbers`);
+      }
+      lrSweep = o.lrSweep as number[];
+    }
+    const params = o.params === undefined ? {} : o.params;
+    if (!isObj(params)) throw new ConfigError(`${where}.params must be a mapping of hyper-parameters`);
+    return { name: str(o, 'name', where, method), method, lr, lrSweep, params };
+  });
+  unique(methods.map((m) => m.name), 'methods[].name');
+
+  // ---- data
+  if (!isObj(raw.data)) throw new ConfigError('config.data is required: {file, instrument, known, horizon, scaling, split}');
+  const d = raw.data;
+  const scaling = oneOf(d, 'scaling', 'data', SCALINGS, 'bps');
+  const file = path.resolve(baseDir, str(d, 'file', 'data'));
+  if (!fs.existsSync(file)) throw new ConfigError(`data.file ${file}: no such file`);
+  const split = d.split === undefined ? {} : d.split;
+  if (!isObj(split)) throw new ConfigError('data.split must be a mapping (fractions or dates, gap)');
+  let forgetting: DataSpec['forgetting'];
+  if (d.forgetting !== undefined) {
+    if (!isObj(d.forgetting)) throw new ConfigError('data.forgetting must be a mapping {file, lastBars, maxWindows}');
+    const f = path.resolve(baseDir, str(d.forgetting, 'file', 'data.forgetting'));
+    if (!fs.existsSync(f)) throw new ConfigError(`data.forgetting.file ${f}: no such file`);
+    forgetting = { file: f, lastBars: num(d.forgetting, 'lastBars', 'data.forgetting', 0, nonNegInt, 'an integer >= 0'), maxWindows: num(d.forgetting, 'maxWindows', 'data.forgetting', 64, posInt, 'a positive integer') };
+  }
+  const data: DataSpec = {
+    file,
+    instrument: str(d, 'instrument', 'data', path.basename(file).replace(/\.[^.]*$/, '')),
+    known: num(d, 'known', 'data', 20, posInt, 'a positive integer'),
+    horizon: num(d, 'horizon', 'data', 5, posInt, 'a positive integer'),
+    scaling,
+        // At least one decimal: the constrained decoder recognises a number's end by its last decimal digit.
+    precision: num(d, 'precision', 'data', defaultPrecision(scaling), (x) => Number.isInteger(x) && x >= 1 && x <= 8, 'an integer from 1 to 8 (the constrained decoder needs a decimal point to know where a number ends)'),
+    pipSize: d.pipSize === undefined ? undefined : num(d, 'pipSize', 'data', undefined, positive, 'a positive number'),
+    split: split as DataSpec['split'],
+    lastBars: num(d, 'lastBars', 'data', 0, nonNegInt, 'an integer >= 0'),
+    maxTestWindows: num(d, 'maxTestWindows', 'data', 0, nonNegInt, 'an integer >= 0'),
+    maxValWindows: num(d, 'maxValWindows', 'data', 0, nonNegInt, 'an integer >= 0'),
+    forgetting,
+  };
+
+  // ---- seeds: a count (seeds 0..n-1) or an explicit list; --quick runs one.
+  let seeds: number[];
+  const rs = raw.seeds ?? 3;
+  if (typeof rs === 'number' && posInt(rs)) seeds = Array.from({ length: rs }, (_, i) => i);
+  else if (Array.isArray(rs) && rs.length > 0 && rs.every((s) => typeof s === 'number' && nonNegInt(s))) seeds = rs as number[];
+  else throw new ConfigError(`config.seeds must be a count or a list of non-negative integers, got ${JSON.stringify(rs)}`);
+  if (overrides.seeds !== undefined) seeds = Array.from({ length: overrides.seeds }, (_, i) => i);
+  if (overrides.quick) seeds = seeds.slice(0, 1);
+
+  // ---- budget: one rule for every method, so no method wins by training longer.
+  const b = raw.budget ?? { rule: 'epochs', epochs: 1 };
+  if (!isObj(b)) throw new ConfigError('config.budget must be {rule: epochs, epochs: N} or {rule: tokens, tokens: N}');
+  const rule = oneOf(b, 'rule', 'budget', ['epochs', 'tokens'] as const, 'epochs');
+  const budget: BudgetRule = rule === 'epochs' ? { rule, epochs: num(b, 'epochs', 'budget', 1, positive, 'a positive number') } : { rule, tokens: num(b, 'tokens', 'budget', undefined, posInt, 'a positive integer') };
+
+  const t = isObj(raw.training) ? raw.training : {};
+  const training: TrainingSpec = {
+    batchSize: num(t, 'batchSize', 'training', 8, posInt, 'a positive integer'),
+    schedule: oneOf(t, 'schedule', 'training', ['constant', 'linear', 'cosine'] as const, 'linear'),
+    warmup: num(t, 'warmup', 'training', 0, nonNegInt, 'an integer >= 0'),
+    loss: oneOf(t, 'loss', 'training', ['answer', 'all'] as const, 'answer'),
+    evalEvery: num(t, 'evalEvery', 'training', 0, nonNegInt, 'an integer >= 0'),
+    clip: num(t, 'clip', 'training', 1, (x) => x >= 0, 'a number >= 0'),
+    weightDecay: num(t, 'weightDecay', 'training', 0, (x) => x >= 0, 'a number >= 0'),
+  };
+  const g = isObj(raw.generation) ? raw.generation : {};
+  const generation: GenerationSpec = {
+    samples: num(g, 'samples', 'generation', 1, posInt, 'a positive integer'),
+    temperature: num(g, 'temperature', 'generation', 1, positive, 'a positive number'),
+    topP: g.topP === undefined ? undefined : num(g, 'topP', 'generation', undefined, (x) => x > 0 && x <= 1, 'a number in (0, 1]'),
+  };
+  return {
+    name,
+    description: typeof raw.description === 'string' ? raw.description : '',
+    baseDir,
+    models,
+    methods,
+    data,
+    seeds,
+    budget,
+    training,
+    generation,
+    protocol: oneOf(raw, 'protocol', 'config', ['honest', 'mql5-leaky'] as const, 'honest'),
+    twinOf: typeof raw.twinOf === 'string' ? raw.twinOf : undefined,
+  };
+}
+
+function unique(names: string[], what: string): void {
+  const seen = new Set<string>();
+  for (const n of names) {
+    if (seen.has(n)) throw new ConfigError(`${what}: "${n}" appears twice`);
+    if (!/^[A-Za-z0-9._-]+$/.test(n)) throw new ConfigError(`${what}: "${n}" must use letters, digits, '.', '_' or '-' (it names folders)`);
+    seen.add(n);
+  }
+}
+
+/** One run of the grid: a model, a method at one learning rate, a seed. */
+export interface RunSpec {
+  id: string;
+  model: ModelSpec;
+  method: MethodSpec;
+  lr: number;
+  seed: number;
+  /** 'sweep' runs pick the learning rate on validation loss; 'main' runs are reported. */
+  kind: 'main' | 'sweep';
+}
+
+export function runId(model: string, method: string, seed: number, lr?: number): string {
+  return lr === undefined ? `${model}/${method}/seed-${seed}` : `${model}/${method}/sweep-lr-${lr}`;
+}

@@ -1,0 +1,332 @@
+/**
+ * `fintune study`: runs the grid (model × method × seed, learning-rate sweeps first) one run at a time, each in
+ * its own child process (child.ts), skips runs whose result.json exists (so an interrupted study resumes where it
+ * stopped), then aggregates everything into one results JSON (results.ts) that the report is generated from.
+ *
+ * Layout of the output folder:
+ *   <out>/study.json                 the resolved config
+ *   <out>/runs/<model>/<method>/seed-N/{spec.json, result.json, forecasts.jsonl, train/}
+ *   <out>/runs/<model>/<method>/sweep-lr-X/…   learning-rate sweep (validation loss only)
+ *   <out>/results.json               fintune.study-results/1
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { evaluateForecasts } from '../eval/evaluate.js';
+import { readAll, readForecasts, type ForecastRecord } from '../eval/schema.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { VERSION } from '../version.js';
+import { runId, type MethodSpec, type ModelSpec, type RunSpec, type StudyConfig } from './config.js';
+import type { ChildSpec } from './child.js';
+import { loadStudyData } from './data.js';
+import {
+  meanSd,
+  modelResult,
+  STAT_FIELDS,
+  STUDY_RESULTS_SCHEMA,
+  type LossCurve,
+  type MethodSummary,
+  type PathExample,
+  type RunResult,
+  type StudyEnvironment,
+  type StudyResults,
+  type SweepSummary,
+} from './results.js';
+
+/** The package root (holds package.json): two folders above src/study or dist/study. */
+export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface StudyOptions {
+  out: string;
+  /**
+   * Command that runs child.ts with a spec file appended: default `node <dist>/study/child.js`. Tests run the
+   * TypeScript sources through a transpiling loader instead.
+   */
+  childArgv?: string[];
+  /** Stop after this many runs have been executed (not counting skipped ones): a controlled interruption. */
+  maxRuns?: number;
+  log?: (line: string) => void;
+  /** Environment for the children (default: this process's). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface StudyOutcome {
+  results: StudyResults;
+  resultsFile: string;
+  executed: string[];
+  skipped: string[];
+  /** True when maxRuns stopped the study before every run was done. */
+  interrupted: boolean;
+}
+
+function defaultChildArgv(): string[] {
+  const here = fileURLToPath(import.meta.url);
+  const js = path.join(path.dirname(here), 'child.js');
+  if (here.endsWith('.js') && fs.existsSync(js)) return [js];
+  // Running from the TypeScript sources (tests, development): use the built child when dist/ has one.
+  const built = path.join(PACKAGE_ROOT, 'dist', 'study', 'child.js');
+  if (fs.existsSync(built)) return [built];
+  throw new Error(`no built study child at ${built}: run "npm run build" (or pass childArgv)`);
+}
+
+export function gitCommit(): string | null {
+  const r = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: PACKAGE_ROOT, encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+function runDirOf(out: string, id: string): string {
+  return path.join(out, 'runs', ...id.split('/'));
+}
+
+function readResult(dir: string): RunResult | null {
+  const f = path.join(dir, 'result.json');
+  if (!fs.existsSync(f)) return null;
+  try {
+    return JSON.parse(fs.readFileSync(f, 'utf8')) as RunResult;
+  } catch {
+    return null; // a corrupt result counts as unfinished and is redone
+  }
+}
+
+function runChildProcess(argv: string[], specFile: string, env: NodeJS.ProcessEnv | undefined): Promise<{ code: number | null; stderr: string; seconds: number }> {
+  const t0 = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...argv, specFile], { cwd: PACKAGE_ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: env ?? process.env });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString('utf8');
+      if (stderr.length > 20_000) stderr = stderr.slice(-20_000);
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr, seconds: (Date.now() - t0) / 1000 }));
+  });
+}
+
+export async function runStudy(config: StudyConfig, o: StudyOptions): Promise<StudyOutcome> {
+  const log = o.log ?? ((s: string) => void process.stderr.write(s + '\n'));
+  const argv = o.childArgv ?? defaultChildArgv();
+  fs.mkdirSync(o.out, { recursive: true });
+  writeFileAtomic(path.join(o.out, 'study.json'), JSON.stringify(config, null, 2) + '\n');
+  const executed: string[] = [];
+  const skipped: string[] = [];
+  const failures: Array<{ id: string; error: string }> = [];
+  const results: RunResult[] = [];
+  const sweeps: SweepSummary[] = [];
+  let interrupted = false;
+
+  const execute = async (run: RunSpec, generate: boolean): Promise<RunResult | null> => {
+    const dir = runDirOf(o.out, run.id);
+    const done = readResult(dir);
+    if (done) {
+      skipped.push(run.id);
+      log(`study: ${run.id} already finished, skipped`);
+      return done;
+    }
+    if (o.maxRuns !== undefined && executed.length >= o.maxRuns) {
+      interrupted = true;
+      return null;
+    }
+    fs.mkdirSync(dir, { recursive: true });
+    const spec: ChildSpec = { config, run, runDir: dir, generate };
+    const specFile = path.join(dir, 'spec.json');
+    writeFileAtomic(specFile, JSON.stringify(spec, null, 1) + '\n');
+    log(`study: ${run.id} (lr ${run.lr}) …`);
+    const r = await runChildProcess(argv, specFile, o.env);
+    executed.push(run.id);
+    const res = readResult(dir);
+    if (r.code !== 0 || !res) {
+      const msg = r.stderr.trim().split('\n').slice(-5).join('\n') || `exit code ${r.code}`;
+      failures.push({ id: run.id, error: msg });
+      log(`study: ${run.id} FAILED: ${msg}`);
+      return null;
+    }
+    res.processSeconds = r.seconds;
+    writeFileAtomic(path.join(dir, 'result.json'), JSON.stringify(res, null, 1) + '\n');
+    log(`study: ${run.id} done in ${r.seconds.toFixed(1)} s (val loss ${res.valLoss?.toFixed(4) ?? '–'}, skill ${modelResult(res.evaluation)?.skill?.toFixed(4) ?? '–'})`);
+    return res;
+  };
+
+  outer: for (const model of config.models) {
+    for (const method of config.methods) {
+      let lr = method.lr;
+      if (method.lrSweep && method.lrSweep.length > 1) {
+        // Learning rate picked on validation loss with the first seed; the test windows are never looked at.
+        const tried: SweepSummary['tried'] = [];
+        for (const x of method.lrSweep) {
+          const res = await execute({ id: runId(model.name, method.name, config.seeds[0]!, x), model, method, lr: x, seed: config.seeds[0]!, kind: 'sweep' }, false);
+          if (interrupted) break outer;
+          tried.push({ lr: x, valLoss: res?.valLoss ?? null });
+          if (res) results.push(res);
+        }
+        const ok = tried.filter((t) => t.valLoss !== null);
+        if (ok.length) lr = ok.reduce((a, b) => (b.valLoss! < a.valLoss! ? b : a)).lr;
+        sweeps.push({ model: model.name, method: method.name, tried, chosen: lr });
+      }
+      for (const seed of config.seeds) {
+        const res = await execute({ id: runId(model.name, method.name, seed), model, method, lr, seed, kind: 'main' }, true);
+        if (interrupted) break outer;
+        if (res) results.push(res);
+      }
+    }
+  }
+  const studyResults = await aggregate(config, o.out, results, failures, sweeps);
+  const resultsFile = path.join(o.out, 'results.json');
+  writeFileAtomic(resultsFile, JSON.stringify(studyResults, null, 1) + '\n');
+  return { results: studyResults, resultsFile, executed, skipped, interrupted };
+}
+
+function keyOf(config: StudyConfig, model: string, method: string): string {
+  return config.models.length > 1 ? `${model}/${method}` : method;
+}
+
+/** Builds the results object from finished runs (also usable on a partly finished study). */
+export async function aggregate(config: StudyConfig, out: string, runs: RunResult[], failures: StudyResults['failures'], sweeps: SweepSummary[]): Promise<StudyResults> {
+  const main = runs.filter((r) => r.kind === 'main');
+  // Every main run's forecasts, evaluated together: the same windows, one Holm family for all forecasters.
+  const all: ForecastRecord[] = [];
+  const bySeedKey = new Map<string, ForecastRecord[]>();
+  for (const r of main) {
+    const f = path.join(runDirOf(out, r.id), 'forecasts.jsonl');
+    if (!fs.existsSync(f)) continue;
+    const recs = await readAll(readForecasts(f));
+    const key = keyOf(config, r.model, r.method);
+    for (const rec of recs) rec.method = key;
+    bySeedKey.set(`${key}@${r.seed}`, recs);
+    all.push(...recs);
+  }
+  let data: StudyResults['data'] = null;
+  let trainCloses: number[] | null = null;
+  try {
+    const d = await loadStudyData(config);
+    data = d.summary;
+    trainCloses = d.trainCloses;
+  } catch {
+    data = null;
+  }
+  const evaluation = all.length
+    ? evaluateForecasts(all, { training: trainCloses ? { [config.data.instrument]: trainCloses } : undefined, bootstrap: { replicates: 300, seed: 0 } })
+    : null;
+
+  const methods: MethodSummary[] = [];
+  for (const model of config.models) {
+    for (const method of config.methods) {
+      const key = keyOf(config, model.name, method.name);
+      const rs = config.seeds.map((s) => main.find((r) => r.model === model.name && r.method === method.name && r.seed === s) ?? null);
+      const present = rs.filter((r): r is RunResult => r !== null);
+      if (present.length === 0) continue;
+      const stats: MethodSummary['stats'] = {};
+      for (const [name, get] of Object.entries(STAT_FIELDS)) stats[name] = meanSd(rs.map((r) => (r ? get(r) : null)));
+      let interval: MethodSummary['skillInterval'] = null;
+      const dm: MethodSummary['dm'] = [];
+      for (const s of config.seeds) {
+        const m = evaluation?.methods.find((x) => x.method === `${key}@${s}`);
+        if (m?.ci.skill) {
+          interval = interval
+            ? { lower: Math.min(interval.lower, m.ci.skill.lower), upper: Math.max(interval.upper, m.ci.skill.upper), level: m.ci.skill.level }
+            : { ...m.ci.skill };
+        }
+        dm.push(m?.dm ? { seed: s, p_holm: m.dm.p_holm, reject: m.dm.reject, better: m.dm.mean_diff < 0 } : null);
+      }
+      const beats = (stats.skill!.mean ?? -1) > 0 && dm.length > 0 && dm.every((d) => d !== null && d.reject && d.better);
+      const first = present[0]!;
+      methods.push({
+        key,
+        model: model.name,
+        method: method.name,
+        methodKind: method.method,
+        params: method.params,
+        lr: first.lr,
+        seeds: config.seeds,
+        trainable: first.trainable,
+        trainablePct: first.trainablePct,
+        stats,
+        skillInterval: interval,
+        dm,
+        beatsPersistence: beats,
+      });
+    }
+  }
+
+  const curves: LossCurve[] = main.map((r) => ({ run: r.id, key: keyOf(config, r.model, r.method), seed: r.seed, ...readCurve(path.join(runDirOf(out, r.id), 'train', 'metrics.jsonl')) }));
+
+  // A few test windows with every method's first-seed forecast, spread over the test period.
+  const paths: PathExample[] = [];
+  const seed0 = config.seeds[0]!;
+  const firstKey = methods[0] ? `${methods[0].key}@${seed0}` : null;
+  const ref = firstKey ? bySeedKey.get(firstKey) : undefined;
+  if (ref && ref.length) {
+    const picks = [...new Set([0, Math.floor(ref.length / 2), ref.length - 1])];
+    for (const i of picks) {
+      const w = ref[i]!;
+      const predicted: Record<string, number[]> = {};
+      for (const m of methods) {
+        const rec = bySeedKey.get(`${m.key}@${seed0}`)?.find((x) => x.t0 === w.t0);
+        if (rec) predicted[m.key] = rec.parse_ok ? rec.predicted : [];
+      }
+      paths.push({ t0: w.t0, context: w.context, true: w.true, predicted });
+    }
+  }
+
+  const env0 = main[0]?.env ?? runs[0]?.env ?? null;
+  const environment: StudyEnvironment = {
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    ramGB: os.totalmem() / 2 ** 30,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    fintune: VERSION,
+    commit: gitCommit(),
+    backend: env0?.backend ?? null,
+    simd: env0?.simd ?? null,
+    threads: env0?.threads ?? null,
+  };
+  return {
+    schema: STUDY_RESULTS_SCHEMA,
+    name: config.name,
+    description: config.description,
+    protocol: config.protocol,
+    createdAt: new Date().toISOString(),
+    settings: {
+      seeds: config.seeds,
+      budget: config.budget,
+      training: config.training,
+      generation: config.generation,
+      models: config.models as unknown as ModelSpec[],
+      methods: config.methods as unknown as MethodSpec[],
+    },
+    environment,
+    data,
+    runs,
+    failures,
+    sweeps,
+    methods,
+    baselines: evaluation?.methods.filter((m) => m.kind === 'baseline') ?? [],
+    evaluation,
+    curves,
+    paths,
+    backtest: null,
+    twin: null,
+  };
+}
+
+/** Train loss per step and validation loss at each evaluation, from the trainer's metrics.jsonl (bad lines skipped). */
+export function readCurve(file: string): Pick<LossCurve, 'train' | 'val'> {
+  const train: LossCurve['train'] = [];
+  const val: LossCurve['val'] = [];
+  if (!fs.existsSync(file)) return { train, val };
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    let m: { step?: number; loss?: number; valLoss?: number };
+    try {
+      m = JSON.parse(line) as typeof m;
+    } catch {
+      continue;
+    }
+    if (typeof m.step !== 'number') continue;
+    if (typeof m.loss === 'number') train.push({ step: m.step, loss: m.loss });
+    if (typeof m.valLoss === 'number') val.push({ step: m.step, loss: m.valLoss });
+  }
+  return { train, val };
+}
