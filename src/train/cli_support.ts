@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
+import { loadTokenizer } from '../io/tokenizer.js';
 import { isScheduleKind } from './schedule.js';
 import type { TrainerConfig, TrainResult } from './trainer.js';
 
@@ -125,27 +126,34 @@ export const byteCodec: TextCodec = {
   encode: (text) => Int32Array.from(Buffer.from(text, 'utf8')),
 };
 
-/**
- * A tokenizer folder through src/io/tokenizer.ts. Imported at run time so the training commands work (byte
- * level) in builds where the tokenizer module is not present.
- */
-export async function loadCodec(dir: string | undefined): Promise<TextCodec> {
+/** A tokenizer folder (tokenizer.json, or GPT-2's vocab.json + merges.txt) through src/io/tokenizer.ts. */
+export function loadCodec(dir: string | undefined): TextCodec {
   if (!dir) return byteCodec;
-  const modUrl = new URL('../io/tokenizer.js', import.meta.url).href;
-  let mod: { loadTokenizer?: (d: string) => { vocabSize: number; eosId: number | null; encode(t: string, o?: object): number[] } };
-  try {
-    mod = (await import(modUrl)) as typeof mod;
-  } catch (err) {
-    throw new Error(`--tokenizer: the tokenizer module is not available in this build (${(err as Error).message}); omit --tokenizer for byte-level ids`);
-  }
-  if (typeof mod.loadTokenizer !== 'function') throw new Error('--tokenizer: src/io/tokenizer.ts has no loadTokenizer()');
-  const tok = mod.loadTokenizer(dir);
+  const tok = loadTokenizer(dir);
   return {
     name: path.resolve(dir),
     vocabSize: tok.vocabSize,
     eosId: tok.eosId,
+    // No BOS/EOS from the post-processor: the trainer's windows cut a corpus anywhere; EOS is added per
+    // example where the data calls for it.
     encode: (text) => Int32Array.from(tok.encode(text, { addSpecialTokens: false })),
   };
+}
+
+/** The files of a tokenizer folder a model folder should carry, so the exported model is usable on its own. */
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.json', 'merges.txt', 'added_tokens.json'];
+
+export function copyTokenizerFiles(codec: TextCodec, modelDir: string): string[] {
+  if (codec.name === 'bytes') return [];
+  const copied: string[] = [];
+  for (const f of TOKENIZER_FILES) {
+    const src = path.join(codec.name, f);
+    if (fs.existsSync(src)) {
+      fs.copyFileSync(src, path.join(modelDir, f));
+      copied.push(f);
+    }
+  }
+  return copied;
 }
 
 export function readTextFile(file: string, what: string): string {

@@ -8,6 +8,7 @@ import { byteCodec } from '../../src/train/cli_support.js';
 import { loadModel } from '../../src/models/load.js';
 import { readMetrics, tmpDir } from './helpers.js';
 import { FIXTURES } from '../helpers/paths.js';
+import { loadTokenizer, saveNumericTokenizer } from '../../src/io/tokenizer.js';
 
 async function cli(...argv: string[]): Promise<string> {
   const program = new Command().exitOverride();
@@ -64,6 +65,25 @@ describe('fintune pretrain', () => {
     spyErr.mockRestore();
     expect(out3).toMatch(/trained 8 steps .* resumed from step 8\nheld-out loss \d/);
     expect(err.join('')).toMatch(/warning: resuming with different settings \(trainer\.lr: 0\.003 → 0\.001\)/);
+  });
+
+  it('pre-trains with a tokenizer folder (the numeric price tokenizer) and ships it with the model', async () => {
+    const dir = tmpDir('cli-tok');
+    const tokDir = path.join(dir, 'tok');
+    saveNumericTokenizer(tokDir);
+    const data = path.join(dir, 'prices.txt');
+    fs.writeFileSync(data, Array.from({ length: 60 }, (_, i) => (1.1 + 0.0003 * i).toFixed(4)).join(' ') + '\n');
+    const run = path.join(dir, 'run');
+    const out = await cli('pretrain', '--data', data, '--tokenizer', tokDir, '--preset', 'gpt2-tiny', '--out', run, '--steps', '2', '--batch-size', '2', '--seq-len', '16', '--eval-batches', '1', '--quiet');
+    expect(out).toMatch(/held-out loss/);
+    const tok = loadTokenizer(tokDir);
+    const config = JSON.parse(fs.readFileSync(path.join(run, 'config.json'), 'utf8'));
+    expect(config.tokenizer).toBe(path.resolve(tokDir));
+    // one token per character (no merges): the corpus length in tokens is its length in characters
+    expect(config.trainTokens + config.heldOutTokens).toBe(fs.readFileSync(data, 'utf8').length);
+    const final = path.join(run, 'final');
+    expect(loadModel(final).lm_head.weight.shape).toEqual([tok.vocabSize, 64]);
+    expect(loadTokenizer(final).vocabSize).toBe(tok.vocabSize);
   });
 
   it('continues pre-training a loaded checkpoint (--init)', async () => {

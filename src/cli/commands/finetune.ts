@@ -17,7 +17,7 @@ import { exampleBatches, IGNORE_INDEX, RandomWindows, sequentialWindows, Shuffle
 import { Trainer } from '../../train/trainer.js';
 import { finishRun } from '../../train/finish.js';
 import type { EvalData, TrainData } from '../../train/types.js';
-import { addTrainingOptions, loadCodec, readTextFile, splitTail, trainerConfigFrom, type TextCodec, type TrainingCliOptions } from '../../train/cli_support.js';
+import { addTrainingOptions, copyTokenizerFiles, loadCodec, readTextFile, splitTail, trainerConfigFrom, type TextCodec, type TrainingCliOptions } from '../../train/cli_support.js';
 
 interface FinetuneOptions extends TrainingCliOptions {
   data: string;
@@ -52,7 +52,7 @@ export async function runFinetune(o: FinetuneOptions): Promise<void> {
     );
   }
   if ((o.model ? 1 : 0) + (o.preset ? 1 : 0) !== 1) throw new Error('give exactly one of --model <dir> or --preset <name>');
-  const codec = await loadCodec(o.tokenizer);
+  const codec = loadCodec(o.tokenizer);
   let model: CausalLM;
   if (o.model) model = loadModel(o.model);
   else {
@@ -111,7 +111,10 @@ export async function runFinetune(o: FinetuneOptions): Promise<void> {
       ...counts,
     },
   });
-  await finishRun(trainer, o.out, o.export, (m, dir) => saveModel(m as CausalLM, dir, { extraConfig: { fintune_tokenizer: codec.name } }));
+  await finishRun(trainer, o.out, o.export, (m, dir) => {
+    saveModel(m as CausalLM, dir, { extraConfig: { fintune_tokenizer: codec.name } });
+    copyTokenizerFiles(codec, dir);
+  });
 }
 
 /**

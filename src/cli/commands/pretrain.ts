@@ -12,7 +12,7 @@ import type { CausalLM } from '../../models/common.js';
 import { RandomWindows, sequentialWindows } from '../../train/data.js';
 import { Trainer } from '../../train/trainer.js';
 import { finishRun } from '../../train/finish.js';
-import { addTrainingOptions, loadCodec, readTextFile, splitTail, trainerConfigFrom, type TrainingCliOptions } from '../../train/cli_support.js';
+import { addTrainingOptions, copyTokenizerFiles, loadCodec, readTextFile, splitTail, trainerConfigFrom, type TrainingCliOptions } from '../../train/cli_support.js';
 
 interface PretrainOptions extends TrainingCliOptions {
   data: string;
@@ -39,7 +39,7 @@ export function register(program: Command): void {
 export async function runPretrain(o: PretrainOptions): Promise<void> {
   if (o.export !== 'best' && o.export !== 'last') throw new Error(`--export must be "best" or "last", got "${o.export}"`);
   if (!(o.dropout >= 0 && o.dropout < 1)) throw new Error(`--dropout must be in [0, 1), got ${o.dropout}`);
-  const codec = await loadCodec(o.tokenizer);
+  const codec = loadCodec(o.tokenizer);
   const log = (s: string): void => void (o.quiet || process.stderr.write(s + '\n'));
 
   let model: CausalLM;
@@ -91,7 +91,10 @@ export async function runPretrain(o: PretrainOptions): Promise<void> {
       model: modelDesc as never,
     },
   });
-  await finishRun(trainer, o.out, o.export, (m, dir) => saveModel(m as CausalLM, dir, { extraConfig: { fintune_tokenizer: codec.name } }));
+  await finishRun(trainer, o.out, o.export, (m, dir) => {
+    saveModel(m as CausalLM, dir, { extraConfig: { fintune_tokenizer: codec.name } });
+    copyTokenizerFiles(codec, dir);
+  });
 }
 
 function contextOf(model: CausalLM): number {
