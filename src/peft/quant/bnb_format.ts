@@ -312,6 +312,9 @@ class RenamedFiles implements TensorSource {
   }
 }
 
+/** The torch dtype names bitsandbytes records for a weight stored as each safetensors dtype. */
+const TORCH_DTYPE_NAME: Partial<Record<SafetensorsDtype, string>> = { F32: 'float32', BF16: 'bfloat16', F16: 'float16' };
+
 /** [out, in] of a Linear/Conv1D/QuantLinear, and which layout it had. */
 function layerGeometry(m: Module | undefined): { out: number; inF: number; layout: 'out_in' | 'in_out'; bias: QuantLinear['bias'] } | null {
   if (m instanceof Linear) return { out: m.outFeatures, inF: m.inFeatures, layout: 'out_in', bias: m.bias };
@@ -394,7 +397,7 @@ export function loadQuantizedCheckpoint(model: Module, files: string[], opts: Lo
           type: opts.quantize.type,
           blockSize: opts.quantize.blockSize,
           doubleQuant: opts.quantize.doubleQuant ?? true,
-          dtype: opts.quantize.dtype,
+          dtype: opts.quantize.dtype ?? TORCH_DTYPE_NAME[src.dtype(key)] ?? 'float32',
           layout: g.layout,
           scratch: transposeBuf,
         });

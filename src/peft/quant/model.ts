@@ -26,7 +26,7 @@ export interface QuantizeModelOptions {
    * segments (`lm_head`, `c_attn`), or a RegExp matches the path. Default ['lm_head'].
    */
   skip?: (string | RegExp)[];
-  /** The dtype name recorded in 4-bit quant states (default 'float32'). */
+  /** The dtype name recorded in 4-bit quant states (default: the weight's own, 'float32' or 'bfloat16'). */
   dtype?: string;
 }
 
@@ -123,7 +123,8 @@ export function quantizeModel(model: Module, opts: QuantizeModelOptions = {}): Q
       type: opts.type,
       blockSize: opts.blockSize,
       doubleQuant: opts.doubleQuant ?? true,
-      dtype: opts.dtype,
+      // bitsandbytes records the dtype the weight had (dequantization returns it): bf16 weights say so.
+      dtype: opts.dtype ?? (w.dtype === 'bf16' ? 'bfloat16' : 'float32'),
       layout,
     });
     slot.holder[slot.key] = new QuantLinear(q, m.bias, layout);

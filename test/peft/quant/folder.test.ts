@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadGPT2, loadModel } from '../../../src/models/load.js';
 import { hfConfigOf } from '../../../src/models/save.js';
-import { dequantizeModel, loadQuantizedModel, quantizeModel, saveQuantizedModel } from '../../../src/peft/quant/index.js';
+import { Params4bit, dequantizeModel, loadQuantizedModel, quantizeModel, quantizedModules, saveQuantizedModel } from '../../../src/peft/quant/index.js';
 import { noGrad } from '../../../src/tensor/index.js';
 import { FIXTURES } from '../../helpers/paths.js';
 import { get, readReference, relErr } from '../../helpers/fixtures.js';
@@ -49,6 +49,13 @@ describe('quantized checkpoint folders', () => {
     expect(hfConfigOf(back.model).quantization_config).toBeDefined();
     dequantizeModel(back.model as never);
     expect(hfConfigOf(back.model).quantization_config).toBeUndefined();
+  });
+
+  it('records the weight dtype bitsandbytes would (bfloat16 for a BF16 checkpoint)', () => {
+    const { model } = loadQuantizedModel(gpt2Dir, { weightsFile: 'model.bf16.safetensors' });
+    const mods = quantizedModules(model as never);
+    expect(mods.length).toBe(8);
+    for (const [, m] of mods) expect((m.qweight as Params4bit).dtype).toBe('bfloat16');
   });
 
   it('Llama: quantizes the projections on load, keeps embeddings in bf16 on request, stays near float32', () => {
