@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { runAblation } from '../../bench/ablation.js';
 import { runGemmBench } from '../../bench/gemm.js';
 import { runPeer } from '../../bench/peer.js';
 import { runTrainBench } from '../../bench/train.js';
@@ -12,6 +13,7 @@ export function register(program: Command): void {
     .command('bench')
     .description('Benchmark fintune (GEMM, GPT-2 training steps), optionally against the PyTorch peer in the same run')
     .option('--task <task>', `gemm, full, small, or all (comma-separated list allowed)`, 'gemm')
+    .option('--ablation', 'what each part is worth: 1 vs 2 threads, each ISA path, native vs TS (one process each)')
     .option('--peer', 'interleave ours with ../shared/bench/torch_peer.py, one process per measurement, then print medians')
     .option('--repeat <n>', 'with --peer: measurements per engine and task', intArg('--repeat', 1), 3)
     .option('--threads <n>', 'threads for both engines (1 or 2)', intArg('--threads', 1, 2), 2)
@@ -31,12 +33,14 @@ gflops / peak). The peer needs Debian's PyTorch: apt-get install -y python3-torc
 Examples:
   $ fintune bench --task gemm --json
   $ fintune bench --task gemm,full --peer --repeat 3
-  $ fintune bench --task small --threads 1 --simd avx2`,
+  $ fintune bench --task small --threads 1 --simd avx2
+  $ fintune bench --task gemm,small --ablation`,
     )
     .action(
       (o: {
         task: string;
         peer?: boolean;
+        ablation?: boolean;
         repeat: number;
         threads: number;
         steps: number;
@@ -49,6 +53,10 @@ Examples:
         for (const t of tasks) if (!TASKS.includes(t)) throw new UsageError(`--task must be one of ${TASKS.join(', ')}, all; got "${t}"`);
         if (o.backend !== 'native' && o.backend !== 'ts') throw new UsageError(`--backend must be native or ts, got "${o.backend}"`);
         const emit = (rec: unknown) => process.stdout.write(JSON.stringify(rec) + '\n');
+        if (o.ablation) {
+          runAblation(tasks, o.steps, o.warmup, emit);
+          return;
+        }
         if (o.peer) {
           // Children inherit the ISA choice through the environment.
           if (o.simd) process.env.FINTUNE_SIMD = o.simd;

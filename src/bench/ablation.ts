@@ -1,0 +1,65 @@
+/**
+ * `--ablation`: what each part of the native backend is worth. Every configuration runs in its own process
+ * (`bench --task ... --json` with one knob changed) and is reported against the full configuration
+ * (native, best ISA path, 2 threads):
+ *   - 1 thread instead of 2 (the pool),
+ *   - each narrower ISA path the CPU supports (avx2, scalar: the micro-kernels),
+ *   - the TS reference backend instead of native (gemm only: a TS training step takes minutes).
+ * Fused vs unfused kernels is not toggled yet: the model layer has no unfused path to switch to (TODO).
+ */
+import { spawnSync } from 'node:child_process';
+import { loadNative } from '../tensor/native_backend.js';
+import { round, type BenchRecord } from './common.js';
+
+interface Config {
+  name: string;
+  args: string[];
+  tasks: string[];
+}
+
+function measure(task: string, args: string[], steps: number, warmup: number): BenchRecord {
+  const a = [...process.execArgv, process.argv[1]!, 'bench', '--task', task, '--json', ...args];
+  if (task !== 'gemm') a.push('--steps', String(steps), '--warmup', String(warmup));
+  const r = spawnSync(process.execPath, a, { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const line = r.stdout?.trim().split('\n').reverse().find((l) => l.startsWith('{'));
+  if (r.status !== 0 || !line) throw new Error(`bench --ablation: ${a.slice(-8).join(' ')} failed:\n${r.stderr?.slice(-2000)}`);
+  return JSON.parse(line) as BenchRecord;
+}
+
+/** The figure of merit: tokens/s for training, the slowest shape's GFLOP/s for gemm. */
+function value(rec: BenchRecord): number {
+  if (rec.task === 'gemm') return Math.min(...Object.values(rec.gflops as Record<string, number>));
+  return rec.tok_per_s ?? NaN;
+}
+
+export function runAblation(tasks: string[], steps: number, warmup: number, emit: (rec: unknown) => void): void {
+  const s = loadNative();
+  if (!s.ok) throw new Error(`bench --ablation needs the native backend: ${s.reason}`);
+  const best = s.info.supported[0]!;
+  const configs: Config[] = [
+    { name: `native ${best} 2 threads`, args: ['--threads', '2'], tasks },
+    { name: `native ${best} 1 thread`, args: ['--threads', '1'], tasks },
+    ...s.info.supported.slice(1).map((simd) => ({ name: `native ${simd} 2 threads`, args: ['--threads', '2', '--simd', simd], tasks })),
+    { name: 'ts backend', args: ['--backend', 'ts'], tasks: tasks.filter((t) => t === 'gemm') },
+  ];
+  for (const task of tasks) {
+    let base = NaN;
+    for (const c of configs) {
+      if (!c.tasks.includes(task)) continue;
+      const rec = measure(task, c.args, steps, warmup);
+      const v = value(rec);
+      if (Number.isNaN(base)) base = v;
+      emit({
+        task,
+        ablation: c.name,
+        metric: task === 'gemm' ? 'min_gflops' : 'tok_per_s',
+        value: round(v, 1),
+        // How much faster the full configuration is than this one (1 for the full configuration itself).
+        full_config_speedup: round(base / v, 2),
+        simd: rec.simd,
+        threads: rec.threads,
+        ...(rec.peak_fraction !== undefined ? { peak_fraction: rec.peak_fraction } : {}),
+      });
+    }
+  }
+}
