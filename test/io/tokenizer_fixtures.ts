@@ -253,3 +253,77 @@ export function mutate(root: Json, r: () => number): Json {
   }
   return copy;
 }
+
+// ---- Llama-3 / Qwen2 layouts: byte-level BPE behind a regex Split ----
+
+/** Llama-3's split: letters with one leading non-letter, digits in groups of up to three, punctuation runs. */
+export const LLAMA3_SPLIT =
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+/** Qwen2's split: the same, but every digit on its own. */
+export const QWEN2_SPLIT =
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+/**
+ * Ids: bytes 0–255 and the byte-level merges 256–263 as in byteLevelTokenizerJson, then 264 "34" (3 4), then
+ * three special tokens at 265–267 — Llama-3: <|begin_of_text|>, <|end_of_text|>, <|eot_id|>;
+ * Qwen2: <|endoftext|>, <|im_start|>, <|im_end|>.
+ */
+export function byteLevelFamilyJson(kind: 'llama3' | 'qwen2'): Record<string, unknown> {
+  const vocab = byteLevelVocab();
+  delete vocab['<|endoftext|>'];
+  vocab['34'] = 264;
+  const specials = kind === 'llama3' ? ['<|begin_of_text|>', '<|end_of_text|>', '<|eot_id|>'] : ['<|endoftext|>', '<|im_start|>', '<|im_end|>'];
+  specials.forEach((s, i) => (vocab[s] = 265 + i));
+  const added = specials.map((content, i) => ({
+    id: 265 + i,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
+  }));
+  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: kind === 'llama3', use_regex: false };
+  const bos = {
+    type: 'TemplateProcessing',
+    single: [{ SpecialToken: { id: '<|begin_of_text|>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+    pair: [
+      { SpecialToken: { id: '<|begin_of_text|>', type_id: 0 } },
+      { Sequence: { id: 'A', type_id: 0 } },
+      { SpecialToken: { id: '<|begin_of_text|>', type_id: 1 } },
+      { Sequence: { id: 'B', type_id: 1 } },
+    ],
+    special_tokens: { '<|begin_of_text|>': { id: '<|begin_of_text|>', ids: [265], tokens: ['<|begin_of_text|>'] } },
+  };
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: added,
+    normalizer: kind === 'qwen2' ? { type: 'NFC' } : null,
+    pre_tokenizer: {
+      type: 'Sequence',
+      pretokenizers: [
+        { type: 'Split', pattern: { Regex: kind === 'llama3' ? LLAMA3_SPLIT : QWEN2_SPLIT }, behavior: 'Isolated', invert: false },
+        byteLevel,
+      ],
+    },
+    post_processor:
+      kind === 'llama3'
+        ? { type: 'Sequence', processors: [{ type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true }, bos] }
+        : byteLevel,
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: kind === 'llama3',
+      vocab,
+      merges: [...BL_MERGES, ['3', '4']],
+    },
+  };
+}

@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadTokenizer, saveNumericTokenizer, trainNumericBpe } from '../../src/io/tokenizer.js';
 import {
+  byteLevelFamilyJson,
   byteLevelTokenizerJson,
   llama2StyleTokenizerJson,
   metaspaceTokenizerJson,
@@ -43,6 +44,7 @@ const TEXTS = [
   "I don't",
   '\t x \n\n y',
   '-0.5%, +1.25 (3/4)',
+  "12345 3456 I'LL e\u0301 <|im_start|>x<|im_end|><|begin_of_text|>",
 ];
 
 const PY_SCRIPT = `
@@ -111,6 +113,8 @@ describe.skipIf(!PYTHON)('agreement with Python tokenizers', () => {
       dirWith({ 'tokenizer.json': metaspaceTokenizerJson(true) }),
       dirWith({ 'tokenizer.json': withDoubleSpace(false) }),
       dirWith({ 'tokenizer.json': withDoubleSpace(true) }),
+      dirWith({ 'tokenizer.json': byteLevelFamilyJson('llama3') }),
+      dirWith({ 'tokenizer.json': byteLevelFamilyJson('qwen2') }),
     ];
     const numeric = dirWith({});
     saveNumericTokenizer(numeric);
@@ -132,7 +136,14 @@ describe.skipIf(!PYTHON)('agreement with Python tokenizers', () => {
   it('mutated files that loadTokenizer accepts, Python accepts and encodes alike', () => {
     const r = rng(11);
     const accepted: string[] = [];
-    for (const make of [byteLevelTokenizerJson, llama2StyleTokenizerJson, () => metaspaceTokenizerJson(true)]) {
+    const makers = [
+      byteLevelTokenizerJson,
+      llama2StyleTokenizerJson,
+      () => metaspaceTokenizerJson(true),
+      () => byteLevelFamilyJson('llama3'),
+      () => byteLevelFamilyJson('qwen2'),
+    ];
+    for (const make of makers) {
       const base = make() as Json;
       for (let k = 0; k < 150; k++) {
         const j = mutate(base, r) as any;
