@@ -159,11 +159,16 @@ export class CsvParser {
       const c = chunk.charCodeAt(i);
       if (this.state === State.FieldStart && this.fields.length === 0 && this.field === '') this.recordLine = this.lineNo;
       if (this.state === State.Quoted) {
-        if (c === 34) this.state = State.QuoteInQuoted;
-        else {
-          if (c === 10) this.lineNo++;
-          this.field += chunk[i];
+        if (c === 34) {
+          this.state = State.QuoteInQuoted;
+          continue;
         }
+        // Everything up to the next quote belongs to the field, newlines included (counted for line numbers).
+        let j = chunk.indexOf('"', i);
+        if (j < 0) j = n;
+        for (let k = chunk.indexOf('\n', i); k >= 0 && k < j; k = chunk.indexOf('\n', k + 1)) this.lineNo++;
+        this.field += chunk.slice(i, j);
+        i = j - 1;
         continue;
       }
       if (c === 13 || c === 10) {
@@ -182,19 +187,26 @@ export class CsvParser {
         this.state = State.FieldStart;
         continue;
       }
+      if (this.state === State.FieldStart && c === 34) {
+        this.state = State.Quoted;
+        this.fieldQuoted = true;
+        continue;
+      }
+      if (this.state === State.FieldStart || this.state === State.Unquoted) {
+        this.state = State.Unquoted;
+        // Fast path: copy the run of ordinary characters up to the next delimiter or line break in one slice
+        // instead of one concatenation per character.
+        let j = i + 1;
+        while (j < n) {
+          const d = chunk.charCodeAt(j);
+          if (d === this.delim || d === 10 || d === 13) break;
+          j++;
+        }
+        this.field += chunk.slice(i, j);
+        i = j - 1;
+        continue;
+      }
       switch (this.state) {
-        case State.FieldStart:
-          if (c === 34) {
-            this.state = State.Quoted;
-            this.fieldQuoted = true;
-          } else {
-            this.state = State.Unquoted;
-            this.field += chunk[i];
-          }
-          break;
-        case State.Unquoted:
-          this.field += chunk[i];
-          break;
         case State.QuoteInQuoted:
           if (c === 34) {
             // `""` inside quotes is one literal quote.

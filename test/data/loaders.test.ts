@@ -110,6 +110,23 @@ describe('RFC 4180 parser', () => {
     expect(parseAll(text)).toEqual(expected);
     expect(parseAll(text, 1)).toEqual(expected);
   });
+  test('random tables survive quoting and any chunking (property-style)', () => {
+    let seed = 12345;
+    const rnd = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const alphabet = ['a', 'b', ',', '"', '\n', '\r\n', ' ', 'é', '1'];
+    for (let trial = 0; trial < 200; trial++) {
+      const rows = Array.from({ length: 1 + Math.floor(rnd() * 5) }, () =>
+        Array.from({ length: 1 + Math.floor(rnd() * 4) }, () => Array.from({ length: Math.floor(rnd() * 6) }, () => alphabet[Math.floor(rnd() * alphabet.length)]).join('')),
+      );
+      // Quote every field that needs it (and, at random, some that do not); a lone empty field is quoted so
+      // that its row is not an empty line.
+      const text = rows
+        .map((r) => r.map((f) => (/[",\r\n]/.test(f) || rnd() < 0.2 || (r.length === 1 && f === '') ? `"${f.replace(/"/g, '""')}"` : f)).join(','))
+        .join(rnd() < 0.5 ? '\n' : '\r\n');
+      const chunk = 1 + Math.floor(rnd() * 7);
+      expect(parseAll(text, chunk)).toEqual(rows);
+    }
+  });
   test('record start lines count newlines inside quotes; an unterminated quote is reported', () => {
     const p = new CsvParser(',');
     const recs = [...p.push('h1,h2\n"a\nb",1\nc,2\n"open,3'), ...p.end()];
