@@ -101,6 +101,22 @@ describe('gradient checkpointing', () => {
     expect(ckpt8).toBeLessThan(plain8 / 3);
   });
 
+  it('works when the blocks\' inputs need no gradient (frozen embeddings, trainable block weights)', () => {
+    const batch = mappingBatch(2, 8, 12, (x) => x + 2);
+    const grads = (ckpt: boolean) => {
+      const m = tinyModel(5);
+      for (const [n, p] of m.namedParameters()) if (!n.includes('h.1.')) p.requiresGrad = false;
+      const undo = ckpt ? enableGradCheckpointing(m, []) : null;
+      crossEntropy(m.forward(batch.inputIds), batch.labels).backward();
+      undo?.();
+      return m.namedParameters().filter(([, p]) => p.requiresGrad).map(([n, p]) => [n, Buffer.from(p.grad!.toFloat32Array().buffer)] as const);
+    };
+    const a = grads(false),
+      b = grads(true);
+    expect(a.length).toBeGreaterThan(0);
+    a.forEach(([n, g], i) => expect(b[i]![1].equals(g), n).toBe(true));
+  });
+
   it('trains to the same losses through the Trainer option', async () => {
     const losses = async (gradCheckpoint: boolean) => {
       const out: number[] = [];
