@@ -78,7 +78,7 @@ export function forecastFromText(model: CausalLM, tok: ForecastTokenizer, contex
     seed: o.seed ?? 0,
     eosTokenId: [...tok.eosIds],
     constraints: strings
-      ? prompts.map(() => new NumericListConstraint(strings, { count: o.horizon, precision: o.precision, separator: sep, allowNegative: o.allowNegative ?? true }))
+      ? prompts.map(() => new NumericListConstraint(strings, { count: o.horizon, precision: o.precision, separator: sep, allowNegative: o.allowNegative ?? true, endTokenIds: [...tok.eosIds] }))
       : undefined,
   });
   const latency = performance.now() - t0;

@@ -22,14 +22,15 @@ export interface NumericListOptions {
   allowNegative?: boolean;
   /** At most this many digits before the point (default 8). */
   maxIntDigits?: number;
-  /** Spaces allowed before the first number (byte-level BPE tokens often start with one). Default true. */
+  /** One space allowed before the first number (byte-level BPE tokens often start with one). Default true. */
   allowLeadingSpace?: boolean;
   /** Tokens allowed once the list is complete (EOS, newline token…). Without any, generation stops there. */
   endTokenIds?: number[];
 }
 
 type State =
-  | { k: 'start' } // optional leading spaces, then a number
+  | { k: 'start' } // an optional leading space (first number only), then a number
+  | { k: 'lead' } // after that leading space: a number must begin
   | { k: 'sign' } // after '-': a digit must follow
   | { k: 'int'; n: number } // n integer digits so far
   | { k: 'frac'; n: number } // after the point, n fraction digits so far
@@ -115,7 +116,11 @@ export class NumericListConstraint implements TokenConstraint {
         case 'done':
           return null;
         case 'start':
-          if (ch === ' ' && nums === 0 && (this.o.allowLeadingSpace ?? true)) break;
+        case 'lead':
+          if (ch === ' ' && st.k === 'start' && nums === 0 && (this.o.allowLeadingSpace ?? true)) {
+            st = { k: 'lead' };
+            break;
+          }
           if (ch === '-' && this.o.allowNegative) st = { k: 'sign' };
           else if (digit) st = { k: 'int', n: 1 };
           else return null;

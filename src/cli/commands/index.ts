@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { register as registerBench } from './bench.js';
 import { register as registerData } from './data.js';
+import { register as registerEval } from './eval.js';
 import { register as registerExport } from './export.js';
 import { register as registerFinetune } from './finetune.js';
 import { register as registerGenerate } from './generate.js';
@@ -10,7 +11,7 @@ import { register as registerServe } from './serve.js';
 
 /** One line per command module; each exports `register(program)`. Keep alphabetical. */
 type Registrar = (program: Command) => void;
-const registrars: Registrar[] = [registerBench, registerData, registerExport, registerFinetune, registerGenerate, registerImport, registerPretrain, registerServe];
+const registrars: Registrar[] = [registerBench, registerData, registerEval, registerExport, registerFinetune, registerGenerate, registerImport, registerPretrain, registerServe];
 
 export function registerCommands(program: Command): void {
   for (const register of registrars) register(program);
