@@ -126,3 +126,19 @@ describe('fintune data stocknet / fingpt / from-reviews', () => {
     expect(rows.map((x) => [x.prompt, x.answer])).toEqual([['p-a', 'fixed-a'], ['p-b', 'out-b']]);
   });
 });
+
+describe('fintune data windows --pretrain', () => {
+  test('other instruments end before the first validation bar; a later --pretrain-end is rejected', async () => {
+    const out = path.join(tmp, 'pre');
+    const eur = path.join(DATA, 'forex/EURUSD_H4.csv');
+    const aud = path.join(DATA, 'forex/AUDUSD_H4.csv');
+    const r = await runCli(['data', 'windows', eur, '--split', '2019-01-01,2020-07-01', '--pretrain', aud, '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const desc = JSON.parse(fs.readFileSync(path.join(out, 'split.json'), 'utf8'));
+    expect(desc.pretrain[0].last < '2019-01-01').toBe(true);
+    expect(fs.readFileSync(path.join(out, 'pretrain.txt'), 'utf8').split('\n').length - 1).toBe(desc.pretrain[0].windows);
+    const bad = await runCli(['data', 'windows', eur, '--split', '2019-01-01,2020-07-01', '--pretrain', aud, '--pretrain-end', '2020-01-01', '--out', path.join(tmp, 'pre2')]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/pre-training corpus .*AUDUSD_H4\.csv ends 2020-01-01, not before the first validation timestamp 2019-01-01/);
+  });
+});

@@ -12,8 +12,8 @@ import { DataError, formatBadRow } from '../../data/errors.js';
 import { FORMATS, validateFile, type DataFormat } from '../../data/detect.js';
 import { formatInspection, inspect } from '../../data/inspect.js';
 import { loadOhlcv } from '../../data/loaders/ohlcv.js';
-import { PART_NAMES, splitSeries, type SplitConfig } from '../../data/splits.js';
-import { formatTime, TIME_FORMATS, type TimeFormat } from '../../data/time.js';
+import { cutPretrainWindows, PART_NAMES, splitSeries, type SplitConfig } from '../../data/splits.js';
+import { formatTime, parseDateParam, TIME_FORMATS, type TimeFormat } from '../../data/time.js';
 import { inferPipSize, SCALINGS, SERIES_FIELDS, type Scaling, type SeriesField } from '../../data/transforms.js';
 import { WINDOW_PRESETS, type WindowConfigInput, type WindowPreset } from '../../data/windows.js';
 import { loadStockNetTweets, loadStockTable, stockNetTickers, type Tweet } from '../../data/loaders/stocknet.js';
@@ -116,6 +116,8 @@ interface WindowsOptions extends ReadOptions {
   seed: number;
   shuffleTrain?: boolean;
   skipBad?: boolean;
+  pretrain?: string[];
+  pretrainEnd?: string;
 }
 
 async function windowsCommand(file: string, o: WindowsOptions): Promise<void> {
@@ -171,12 +173,33 @@ async function windowsCommand(file: string, o: WindowsOptions): Promise<void> {
       throw err;
     }
   }
-  const description = { ...split.description, skippedRows: series.badRows.map(formatBadRow) };
+  // Other instruments for pre-training: windows only from bars before this series' first validation bar (or an
+  // earlier --pretrain-end); a later --pretrain-end is rejected by cutPretrainWindows.
+  const pretrain: { file: string; windows: number; last: string }[] = [];
+  if (o.pretrain?.length) {
+    const end = o.pretrainEnd === undefined ? undefined : parseDateParam(o.pretrainEnd, '--pretrain-end');
+    const w = new AtomicFileWriter(path.join(o.out, 'pretrain.txt'));
+    try {
+      for (const other of o.pretrain) {
+        const s = await loadOhlcv(other, { ...ohlcvOptions(o), onBadRow: o.skipBad ? 'skip' : 'error' });
+        for (const b of s.badRows) process.stderr.write(`skipped ${formatBadRow(b)}\n`);
+        const windows = cutPretrainWindows(s, split.description, split.description.config.window, end);
+        for (const win of windows) w.write(win.text + '\n');
+        pretrain.push({ file: other, windows: windows.length, last: formatTime(windows[windows.length - 1]!.endTime) });
+      }
+      w.commit();
+    } catch (err) {
+      w.abort();
+      throw err;
+    }
+  }
+  const description = { ...split.description, skippedRows: series.badRows.map(formatBadRow), pretrain };
   writeFileAtomic(path.join(o.out, 'split.json'), JSON.stringify(description, null, 2) + '\n');
   for (const p of split.description.parts) {
     process.stdout.write(`${p.name.padEnd(5)} ${String(p.windows).padStart(7)} windows from ${String(p.bars).padStart(7)} bars, ${p.first} .. ${p.last} (stride ${p.stride})\n`);
   }
-  process.stdout.write(`wrote ${path.join(o.out, '{train,val,test}.{txt,jsonl}')} and split.json\n`);
+  for (const p of pretrain) process.stdout.write(`pretrain ${p.windows} windows from ${p.file}, last bar ${p.last}\n`);
+  process.stdout.write(`wrote ${path.join(o.out, '{train,val,test}.{txt,jsonl}')}${pretrain.length ? ', pretrain.txt' : ''} and split.json\n`);
 }
 
 /** Writes records as JSON lines atomically: the file appears complete or not at all. */
@@ -323,7 +346,9 @@ Examples:
       .option('--gap <n>', 'bars left out between parts, or "window" for one window length (default 0)')
       .option('--seed <n>', 'seed recorded in split.json; orders training windows with --shuffle-train', intArg('--seed', 0), 0)
       .option('--shuffle-train', 'shuffle the training windows (reproducibly, from --seed)')
-      .option('--skip-bad', 'leave out bad rows (each reported on stderr) instead of failing'),
+      .option('--skip-bad', 'leave out bad rows (each reported on stderr) instead of failing')
+      .option('--pretrain <files...>', "other instruments' price files: windows before the first validation bar go to pretrain.txt")
+      .option('--pretrain-end <date>', 'end the pre-training windows earlier (a date after the first validation bar is rejected)'),
   )
     .addHelpText(
       'after',
@@ -333,6 +358,7 @@ Windows never cross a part boundary, so no validation or test bar is inside a tr
 Examples:
   $ fintune data windows ../shared/data/forex/EURUSD_H4.csv --known 20 --horizon 40 --split 2019-01-01,2020-07-01 --out runs/eurusd-text
   $ fintune data windows ../shared/data/forex/EURUSD_H4.csv --preset mql5-exact --split 0.8,0.1,0.1 --out runs/mql5
+  $ fintune data windows ../shared/data/forex/EURUSD_H4.csv --split 2019-01-01,2020-07-01 --pretrain ../shared/data/forex/AUDUSD_H4.csv --out runs/eurusd-pre
   $ fintune data windows ../shared/data/stocknet/price/AAPL.csv --known 30 --horizon 5 --scaling bps --precision 0 --gap window --out runs/aapl`,
     )
     .action((file: string, o: WindowsOptions) => windowsCommand(file, o));
