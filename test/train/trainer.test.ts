@@ -10,6 +10,8 @@ import { fromArray, type Tensor } from '../../src/tensor/tensor.js';
 import { Module, param } from '../../src/nn/module.js';
 import { Embedding } from '../../src/nn/layers.js';
 import { Llama } from '../../src/models/llama.js';
+import { loadModel } from '../../src/models/load.js';
+import { FIXTURES } from '../helpers/paths.js';
 import { ListData, mappingBatch, readMetrics, tinyModel, tmpDir } from './helpers.js';
 
 const quiet = { progress: 'quiet' as const };
@@ -381,5 +383,25 @@ describe('resume settings check', () => {
       'trainer.maxSteps: 10 → 20, which reshapes the cosine schedule',
     ]);
     expect(configChanges({ trainer: { maxSteps: 10, schedule: 'constant' } }, { trainer: { maxSteps: 20, schedule: 'constant' } })).toEqual([]);
+  });
+});
+
+describe('a frozen bf16 base', () => {
+  it('trains the f32 parameters over bf16 matrices and checkpoints only what trains', async () => {
+    const load = () => {
+      const m = loadModel(path.join(FIXTURES, 'gpt2-tiny'), { dtype: 'bf16' });
+      for (const p of m.parameters()) if (p.dtype === 'bf16') p.requiresGrad = false;
+      return m;
+    };
+    const dir = tmpDir('bf16');
+    const data = () => new ListData(() => [mappingBatch(2, 8, 1, (x) => x + 1, 512)]);
+    const ref: number[] = [];
+    await new Trainer({ model: load(), train: data(), config: { maxSteps: 4, lr: 1e-2, ...quiet }, callbacks: { onStep: (m) => void ref.push(m.loss) } }).train();
+    await new Trainer({ model: load(), train: data(), config: { runDir: dir, maxSteps: 2, lr: 1e-2, ...quiet } }).train();
+    const ck = new CheckpointStore(path.join(dir, 'checkpoints')).loadLatest()!;
+    expect([...ck.weights.keys()].every((k) => /(bias|ln_\d\.weight|ln_f\.weight)$/.test(k))).toBe(true);
+    const after: number[] = [];
+    await new Trainer({ model: load(), train: data(), config: { runDir: dir, maxSteps: 4, lr: 1e-2, resume: true, ...quiet }, callbacks: { onStep: (m) => void after.push(m.loss) } }).train();
+    expect(after).toEqual(ref.slice(2));
   });
 });
