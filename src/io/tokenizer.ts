@@ -45,8 +45,10 @@ import {
   type SpecialTokens,
 } from './tokenizers/special.js';
 import { ChatTemplates, findChatTemplates, type ChatMessage, type ChatTemplateOptions } from './tokenizers/chat.js';
+import { DecodeStream } from './tokenizers/stream.js';
 
 export type { ChatMessage, ChatTemplateOptions } from './tokenizers/chat.js';
+export { DecodeStream } from './tokenizers/stream.js';
 export {
   NUMERIC_ALPHABET,
   NUMERIC_SPECIAL_TOKENS,
@@ -156,6 +158,15 @@ export class Tokenizer {
     });
   }
 
+  /**
+   * A streaming decoder for generation: `push(id)` returns the text that id completes ("" while a UTF-8
+   * character or a SentencePiece space is still pending), `flush()` whatever is left at the end.
+   */
+  decodeStream(opts: Omit<DecodeOptions, 'cleanUpTokenizationSpaces'> = {}): DecodeStream {
+    // No space clean-up while streaming: it rewrites text already printed.
+    return new DecodeStream((ids) => this.decode(ids, { ...opts, cleanUpTokenizationSpaces: false }));
+  }
+
   /** The id of a token string (model vocabulary or added token), or null. */
   tokenToId(token: string): number | null {
     return this.hf.token_to_id(token) ?? null;
@@ -240,15 +251,20 @@ function bosEosTemplate(
   return { type: 'TemplateProcessing', single: seq('A', 0), pair: [...seq('A', 0), ...seq('B', 1)], special_tokens: specials };
 }
 
-/** Loads the tokenizer of a Hugging Face model folder (see the module comment for what it reads). */
-export function loadTokenizer(dir: string): Tokenizer {
+/**
+ * Loads the tokenizer of a Hugging Face model folder (see the module comment for what it reads). `p` is the folder,
+ * or its tokenizer.json / vocab.json, in which case the folder holding it is read.
+ */
+export function loadTokenizer(p: string): Tokenizer {
   let st: fs.Stats;
   try {
-    st = fs.statSync(dir);
+    st = fs.statSync(p);
   } catch {
-    throw new Error(`${dir}: tokenizer folder not found`);
+    throw new Error(`${p}: tokenizer folder not found`);
   }
-  if (!st.isDirectory()) throw new Error(`${dir}: expected a folder holding tokenizer.json (or vocab.json + merges.txt)`);
+  let dir = p;
+  if (st.isFile() && ['tokenizer.json', 'vocab.json'].includes(path.basename(p))) dir = path.dirname(p);
+  else if (!st.isDirectory()) throw new Error(`${p}: expected a folder holding tokenizer.json (or vocab.json + merges.txt)`);
 
   const files = readConfigFiles(dir);
   const tc = files.tokenizerConfig;

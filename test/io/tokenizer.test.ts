@@ -268,6 +268,9 @@ describe('missing and malformed files', () => {
     const sp = dirWith({ 'tokenizer.model': 'x' });
     expect(() => loadTokenizer(sp)).toThrow(/tokenizer\.model alone/);
     expect(() => loadTokenizer(path.join(empty, 'nope'))).toThrow(/tokenizer folder not found/);
+    const d = dirWith({ 'tokenizer.json': byteLevelTokenizerJson(), 'notes.txt': 'x' });
+    expect(loadTokenizer(path.join(d, 'tokenizer.json')).encode('hello')).toEqual([HEL, LO]);
+    expect(() => loadTokenizer(path.join(d, 'notes.txt'))).toThrow(/notes\.txt: expected a folder holding tokenizer\.json/);
   });
 
   it('names tokenizer.json and the key at fault', () => {
