@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { DataError, type BadRow } from './errors.js';
 import { firstLine } from './stream.js';
+import { isParquet, parquetColumns } from './loaders/parquet.js';
 import { detectDelimiter, normalizeName } from './loaders/common.js';
 import { loadOhlcv, type OhlcvOptions, type OhlcvSeries } from './loaders/ohlcv.js';
 import { loadFxDaily, type FxDaily } from './loaders/fx_daily.js';
@@ -19,6 +20,12 @@ const OHLC_NAMES = new Set(['open', 'high', 'low', 'close', 'adjclose', 'price',
 
 export async function detectFormat(file: string): Promise<DataFormat> {
   const base = path.basename(file);
+  if (isParquet(file)) {
+    const cols = (await parquetColumns(file)).map(normalizeName);
+    if (cols.includes('prompt')) return 'prompts';
+    if (cols.includes('text')) return 'jsonl';
+    throw new DataError(`${file}: a Parquet file is read as prompt/answer (prompt, answer columns) or corpus (text column); its columns are ${cols.join(', ')}`);
+  }
   const first = await firstLine(file);
   if (first === undefined) throw new DataError(`${file}: file is empty`);
   if (base === 'StockTable') return 'stocktable';

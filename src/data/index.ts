@@ -6,6 +6,7 @@ export * from './loaders/ohlcv.js';
 export * from './loaders/fx_daily.js';
 export * from './loaders/stocknet.js';
 export * from './loaders/text.js';
+export * from './loaders/parquet.js';
 export * from './transforms.js';
 export * from './windows.js';
 export * from './splits.js';

@@ -8,6 +8,7 @@ import { readCsvRecords, readLines, type CsvRecord } from '../stream.js';
 import { parseTime } from '../time.js';
 import { detectDelimiter, fieldCountProblem, normalizeName } from './common.js';
 import { firstLine } from '../stream.js';
+import { isParquet, readParquetRows } from './parquet.js';
 
 export interface Loaded<T> {
   file: string;
@@ -189,11 +190,15 @@ export async function* readTextCorpus(file: string, separator: 'blank-line' | 'l
   if (buf.length > 0) yield { text: buf.join('\n'), line: start };
 }
 
-/** A JSONL corpus: one document a line in a string field (`text` by default). Bad lines follow onBadRow. */
+/**
+ * A JSONL corpus: one document a line in a string field (`text` by default); a `.parquet` file is read the same
+ * way, one document a row. Bad lines follow onBadRow.
+ */
 export async function* readJsonlCorpus(file: string, options: { field?: string; onBadRow?: OnBadRow; skipped?: BadRow[] } = {}): AsyncGenerator<Document> {
   const field = options.field ?? 'text';
   const log = new BadRowLog(file, options.onBadRow ?? 'error');
-  for await (const o of readJsonObjects(file, log)) {
+  const records = isParquet(file) ? readParquetRows(file, [field]) : readJsonObjects(file, log);
+  for await (const o of records) {
     const v = o.value[field];
     if (typeof v !== 'string') log.add(o.line, `missing string field ${JSON.stringify(field)}`);
     else yield { text: v, line: o.line };
@@ -210,12 +215,16 @@ export interface PromptAnswer {
   line: number;
 }
 
-/** Prompt/answer JSONL: `{"prompt": ..., "answer": ...}` (`completion` or `response` accepted for the answer). */
+/**
+ * Prompt/answer JSONL: `{"prompt": ..., "answer": ...}` (`completion` or `response` accepted for the answer).
+ * A `.parquet` file with the same columns is read row by row (FinGPT's published sets are Parquet).
+ */
 export async function loadPromptAnswers(file: string, onBadRow: OnBadRow = 'error'): Promise<Loaded<PromptAnswer>> {
   const log = new BadRowLog(file, onBadRow);
   const rows: PromptAnswer[] = [];
   let lines = 0;
-  for await (const o of readJsonObjects(file, log)) {
+  const records = isParquet(file) ? readParquetRows(file) : readJsonObjects(file, log);
+  for await (const o of records) {
     lines++;
     const v = o.value;
     const answer = v.answer ?? v.completion ?? v.response;
@@ -231,7 +240,7 @@ export async function loadPromptAnswers(file: string, onBadRow: OnBadRow = 'erro
       rows.push(row);
     }
   }
-  if (lines === 0 && log.count === 0) throw fileError(file, 'file is empty (expected JSON lines {"prompt", "answer"})');
+  if (lines === 0 && log.count === 0) throw fileError(file, isParquet(file) ? 'has no rows' : 'file is empty (expected JSON lines {"prompt", "answer"})');
   const badRows = log.finish();
   return { file, rows, badRows, skipped: badRows.length };
 }
