@@ -167,6 +167,42 @@ export class Tokenizer {
     return new DecodeStream((ids) => this.decode(ids, { ...opts, cleanUpTokenizationSpaces: false }));
   }
 
+  private pieces: readonly string[] | null = null;
+
+  /**
+   * The text each id adds when it follows other text, indexed by id — what constrained decoding needs to know
+   * which tokens may come next. Not `decode([id])`: SentencePiece decoders drop the leading space of the first
+   * token, so "▁world" alone decodes to "world" although it adds " world". A token holding part of a UTF-8
+   * character gives "\uFFFD"; ids with no token give "". Computed on first use (one short decode per id), then cached.
+   */
+  tokenPieces(): readonly string[] {
+    if (this.pieces !== null) return this.pieces;
+    // Context: the first ordinary token that decodes to plain text on its own.
+    let ctx = -1;
+    let ctxText = '';
+    for (let id = 0; id < this.vocabSize && ctx < 0; id++) {
+      if (this.specialIds.has(id) || this.hf.id_to_token(id) === undefined) continue;
+      const t = this.decode([id]);
+      if (t.length > 0 && !t.includes('\uFFFD')) [ctx, ctxText] = [id, t];
+    }
+    const out: string[] = new Array(this.vocabSize);
+    for (let id = 0; id < this.vocabSize; id++) {
+      if (this.hf.id_to_token(id) === undefined) {
+        out[id] = '';
+        continue;
+      }
+      const alone = this.decode([id]);
+      if (ctx < 0) {
+        out[id] = alone;
+        continue;
+      }
+      const joined = this.decode([ctx, id]);
+      out[id] = joined.startsWith(ctxText) ? joined.slice(ctxText.length) : alone;
+    }
+    this.pieces = Object.freeze(out);
+    return this.pieces;
+  }
+
   /** The id of a token string (model vocabulary or added token), or null. */
   tokenToId(token: string): number | null {
     return this.hf.token_to_id(token) ?? null;

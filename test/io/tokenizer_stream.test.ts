@@ -65,3 +65,22 @@ describe('streaming decode', () => {
     expect(s.flush()).toBe('');
   });
 });
+
+describe('token pieces (the text each id adds after other text)', () => {
+  it('keeps SentencePiece leading spaces and marks partial characters', () => {
+    const sp = load(llama2StyleTokenizerJson());
+    const pieces = sp.tokenPieces();
+    expect(pieces.length).toBe(sp.vocabSize);
+    expect(sp.decode([276])).toBe('world'); // alone, the Strip decoder eats the space…
+    expect(pieces[276]).toBe(' world'); // …after other text it does not.
+    expect(pieces[262]).toBe('l');
+    expect(pieces[3 + 0x31]).toBe('1'); // <0x31>
+    expect(pieces[3 + 0xc3]).toBe('\uFFFD'); // half of a two-byte character
+    expect(pieces[2]).toBe('</s>');
+    expect(sp.tokenPieces()).toBe(pieces); // cached
+
+    const bl = load(byteLevelTokenizerJson());
+    expect(bl.tokenPieces()[262]).toBe(' wor');
+    expect(bl.tokenPieces()[0x31]).toBe('1');
+  });
+});
