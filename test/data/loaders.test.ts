@@ -206,6 +206,9 @@ describe('bad input gives FILE:LINE messages', () => {
     expect(s.delimiter).toBe(';');
     expect(formatTime(s.time[1]!)).toBe('2020-01-02 11:00:00');
     expect(Array.from(s.volume!)).toEqual([7, 8]);
+    // Blank lines carry no data: before the header and between rows they are not rows (line numbers still count them).
+    const blank = await loadOhlcv(write('blank.csv', '\nDate,Close\n2020-01-01,1\n\n2020-01-02,2\n'));
+    expect(Array.from(blank.lines)).toEqual([3, 5]);
     const unix = await loadOhlcv(write('unix.csv', 'timestamp,close\n1577836800,10\n1577840400,11\n'));
     expect(unix.timeFormat).toBe('unix-s');
     expect(formatTime(unix.time[0]!)).toBe('2020-01-01');
@@ -250,5 +253,27 @@ describe('bad input gives FILE:LINE messages', () => {
     const jdocs = [];
     for await (const d of readJsonlCorpus(write('c.jsonl', '{"text":"x"}\n\n{"text":"y"}\n'))) jdocs.push(d.text);
     expect(jdocs).toEqual(['x', 'y']);
+  });
+});
+
+describe('inspect summaries, hand-computed', () => {
+  test('gaps and returns', async () => {
+    const { gapSummary, returnSummary } = await import('../../src/data/inspect.js');
+    const h = 3_600_000;
+    expect(gapSummary([0, 4 * h, 8 * h, 56 * h])).toEqual({
+      regularStepSeconds: 4 * 3600,
+      gaps: 1,
+      commonGaps: [{ seconds: 48 * 3600, count: 1 }],
+      largest: { seconds: 48 * 3600, after: '1970-01-01 08:00:00', before: '1970-01-03 08:00:00' }, // 56 h after the epoch
+    });
+    // 100 -> 110 -> 99 -> 99: +10 %, -10 %, 0 %; sample std sqrt((100 + 100 + 0) / 2) = 10.
+    const r = returnSummary([100, 110, 99, 99])!;
+    expect(r.count).toBe(3);
+    expect(r.mean).toBeCloseTo(0, 12);
+    expect(r.std).toBeCloseTo(10, 12);
+    expect(r.min).toBeCloseTo(-10, 12);
+    expect(r.max).toBeCloseTo(10, 12);
+    expect(r.quantiles.p50).toBeCloseTo(0, 12);
+    expect([r.up, r.down, r.flat]).toEqual([1, 1, 1]);
   });
 });

@@ -164,8 +164,13 @@ export async function loadOhlcv(file: string, options: OhlcvOptions = {}): Promi
   let lastLine = 0;
   let dataRows = 0;
 
+  let headerPending = header;
   for await (const rec of readCsvRecords(file, { delimiter })) {
-    if (header && rec.line === 1) continue;
+    // The first record is the header even when blank lines come before it.
+    if (headerPending) {
+      headerPending = false;
+      continue;
+    }
     dataRows++;
     const problems = checkRecord(rec, columns.length, delimiter);
     let t = NaN;
