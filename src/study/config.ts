@@ -120,8 +120,11 @@ export interface StudyConfig {
    * training windows. Only for measuring how much that inflates the numbers.
    */
   protocol: 'honest' | 'mql5-leaky';
-  /** Twin studies compared in the report (e.g. the leaky recipe and its honest twin): names of their results JSON. */
-  twinOf?: string;
+  /**
+   * A twin run of the same grid under another protocol (the article's leaky recipe next to its honest twin): run
+   * into <out>/twin/ and compared in the report, with the leak's effect computed from both.
+   */
+  twin?: { protocol: 'honest' | 'mql5-leaky'; loss?: 'answer' | 'all' };
 }
 
 export class ConfigError extends Error {}
@@ -314,7 +317,7 @@ export function resolveStudyConfig(raw: unknown, baseDir: string, overrides: { q
     training,
     generation,
     protocol: oneOf(raw, 'protocol', 'config', ['honest', 'mql5-leaky'] as const, 'honest'),
-    twinOf: typeof raw.twinOf === 'string' ? raw.twinOf : undefined,
+    twin: resolveTwin(raw.twin),
   };
 }
 
@@ -340,4 +343,13 @@ export interface RunSpec {
 
 export function runId(model: string, method: string, seed: number, lr?: number): string {
   return lr === undefined ? `${model}/${method}/seed-${seed}` : `${model}/${method}/sweep-lr-${lr}`;
+}
+
+function resolveTwin(v: unknown): StudyConfig['twin'] {
+  if (v === undefined || v === null) return undefined;
+  if (!isObj(v)) throw new ConfigError('config.twin must be a mapping {protocol: honest | mql5-leaky, loss?: answer | all}');
+  return {
+    protocol: oneOf(v, 'protocol', 'twin', ['honest', 'mql5-leaky'] as const, 'honest'),
+    loss: v.loss === undefined ? undefined : oneOf(v, 'loss', 'twin', ['answer', 'all'] as const, 'answer'),
+  };
 }

@@ -33,6 +33,7 @@ import {
   type StudyEnvironment,
   type StudyResults,
   type SweepSummary,
+  type TwinComparison,
 } from './results.js';
 
 /** The package root (holds package.json): two folders above src/study or dist/study. */
@@ -48,6 +49,8 @@ export interface StudyOptions {
   /** Stop after this many runs have been executed (not counting skipped ones): a controlled interruption. */
   maxRuns?: number;
   log?: (line: string) => void;
+  /** Forecast the test windows in main runs (default true); `fintune tune` turns it off: it only needs validation loss. */
+  generate?: boolean;
   /** Environment for the children (default: this process's). */
   env?: NodeJS.ProcessEnv;
 }
@@ -165,13 +168,28 @@ export async function runStudy(config: StudyConfig, o: StudyOptions): Promise<St
         sweeps.push({ model: model.name, method: method.name, tried, chosen: lr });
       }
       for (const seed of config.seeds) {
-        const res = await execute({ id: runId(model.name, method.name, seed), model, method, lr, seed, kind: 'main' }, true);
+        const res = await execute({ id: runId(model.name, method.name, seed), model, method, lr, seed, kind: 'main' }, o.generate ?? true);
         if (interrupted) break outer;
         if (res) results.push(res);
       }
     }
   }
   const studyResults = await aggregate(config, o.out, results, failures, sweeps);
+  if (config.twin && !interrupted) {
+    // The same grid under the other protocol, in its own folder (resumable like the main one).
+    const twinConfig: StudyConfig = {
+      ...config,
+      name: `${config.name}-twin`,
+      protocol: config.twin.protocol,
+      training: { ...config.training, loss: config.twin.loss ?? config.training.loss },
+      twin: undefined,
+    };
+    const t = await runStudy(twinConfig, { ...o, out: path.join(o.out, 'twin'), maxRuns: o.maxRuns === undefined ? undefined : o.maxRuns - executed.length });
+    executed.push(...t.executed);
+    skipped.push(...t.skipped);
+    interrupted = t.interrupted;
+    studyResults.twin = compareTwin(studyResults, t.results);
+  }
   const resultsFile = path.join(o.out, 'results.json');
   writeFileAtomic(resultsFile, JSON.stringify(studyResults, null, 1) + '\n');
   return { results: studyResults, resultsFile, executed, skipped, interrupted };
@@ -329,4 +347,20 @@ export function readCurve(file: string): Pick<LossCurve, 'train' | 'val'> {
     if (typeof m.valLoss === 'number') val.push({ step: m.step, loss: m.valLoss });
   }
   return { train, val };
+}
+
+/** Headline metrics of the methods both studies ran, side by side under each protocol. */
+export function compareTwin(a: StudyResults, b: StudyResults): TwinComparison {
+  const leaky = a.protocol === 'mql5-leaky' ? a : b;
+  const honest = leaky === a ? b : a;
+  const other = leaky === a ? b : a;
+  const rows: TwinComparison['rows'] = [];
+  for (const m of leaky.methods) {
+    const h = honest.methods.find((x) => x.key === m.key);
+    if (!h) continue;
+    for (const metric of ['nrmse_mql5', 'skill', 'rmse', 'direction_accuracy']) {
+      rows.push({ key: m.key, metric, leaky: m.stats[metric]?.mean ?? null, honest: h.stats[metric]?.mean ?? null });
+    }
+  }
+  return { name: other.name, protocol: other.protocol, rows };
 }

@@ -7,11 +7,14 @@ import { register as registerFinetune } from './finetune.js';
 import { register as registerGenerate } from './generate.js';
 import { register as registerImport } from './import.js';
 import { register as registerPretrain } from './pretrain.js';
+import { register as registerReport } from './report.js';
 import { register as registerServe } from './serve.js';
+import { register as registerStudy } from './study.js';
+import { register as registerTune } from './tune.js';
 
 /** One line per command module; each exports `register(program)`. Keep alphabetical. */
 type Registrar = (program: Command) => void;
-const registrars: Registrar[] = [registerBench, registerData, registerEval, registerExport, registerFinetune, registerGenerate, registerImport, registerPretrain, registerServe];
+const registrars: Registrar[] = [registerBench, registerData, registerEval, registerExport, registerFinetune, registerGenerate, registerImport, registerPretrain, registerReport, registerServe, registerStudy, registerTune];
 
 export function registerCommands(program: Command): void {
   for (const register of registrars) register(program);

@@ -1,0 +1,133 @@
+/**
+ * `fintune tune`: hyper-parameter search for one method of a study config — grid, random or genetic (the MQL5
+ * article proposes a genetic search) — scored on validation loss only; the test windows are never forecast.
+ * Each trial is a one-seed study run in its own child process (through the study runner, so finished trials are
+ * skipped on a re-run) and the report states how many trials ran.
+ *
+ * Search space: `lr` and any numeric method hyper-parameter as `params.NAME`, each a list of candidate values.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { writeFileAtomic } from '../io/atomic.js';
+import { createRng } from '../tensor/rng.js';
+import type { MethodSpec, StudyConfig } from './config.js';
+import { runStudy, type StudyOptions } from './runner.js';
+
+export type Strategy = 'grid' | 'random' | 'genetic';
+export type Space = Record<string, number[]>;
+
+export interface TuneOptions extends Pick<StudyOptions, 'childArgv' | 'log' | 'env'> {
+  out: string;
+  method: string;
+  strategy: Strategy;
+  /** Trials for random and genetic search (grid runs every combination). */
+  trials: number;
+  space: Space;
+  seed?: number;
+}
+
+export interface Trial {
+  index: number;
+  values: Record<string, number>;
+  valLoss: number | null;
+}
+
+export interface TuneResult {
+  schema: 'fintune.tune-results/1';
+  method: string;
+  strategy: Strategy;
+  objective: 'validation loss (lower is better)';
+  space: Space;
+  trialsRun: number;
+  trials: Trial[];
+  best: Trial | null;
+}
+
+function checkSpace(space: Space): void {
+  const keys = Object.keys(space);
+  if (keys.length === 0) throw new Error('tune: the search space is empty; give e.g. --space \'{"lr":[1e-4,1e-3]}\'');
+  for (const k of keys) {
+    if (k !== 'lr' && !k.startsWith('params.')) throw new Error(`tune: space key "${k}" must be "lr" or "params.NAME"`);
+    const v = space[k];
+    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) throw new Error(`tune: space.${k} must be a non-empty list of numbers`);
+  }
+}
+
+function gridOf(space: Space): Array<Record<string, number>> {
+  let out: Array<Record<string, number>> = [{}];
+  for (const [k, vals] of Object.entries(space)) out = out.flatMap((o) => vals.map((v) => ({ ...o, [k]: v })));
+  return out;
+}
+
+function keyOf(values: Record<string, number>): string {
+  return Object.keys(values).sort().map((k) => `${k}=${values[k]}`).join(',');
+}
+
+function methodWith(base: MethodSpec, values: Record<string, number>, index: number): MethodSpec {
+  const params = { ...base.params };
+  for (const [k, v] of Object.entries(values)) if (k.startsWith('params.')) params[k.slice(7)] = v;
+  return { ...base, name: `${base.name}-trial-${index}`, lr: values.lr ?? base.lr, lrSweep: undefined, params };
+}
+
+export async function tune(config: StudyConfig, o: TuneOptions): Promise<TuneResult> {
+  checkSpace(o.space);
+  const base = config.methods.find((m) => m.name === o.method);
+  if (!base) throw new Error(`tune: method "${o.method}" is not in the config (methods: ${config.methods.map((m) => m.name).join(', ')})`);
+  const rng = createRng(o.seed ?? 0, 'study.tune');
+  const trials: Trial[] = [];
+  const seen = new Map<string, Trial>();
+  const evaluate = async (values: Record<string, number>): Promise<Trial> => {
+    const k = keyOf(values);
+    const prior = seen.get(k);
+    if (prior) return prior; // a genetic child equal to an earlier trial is not run twice
+    const index = trials.length;
+    const method = methodWith(base, values, index);
+    const cfg: StudyConfig = { ...config, name: `${config.name}-tune`, methods: [method], models: config.models.slice(0, 1), seeds: [config.seeds[0] ?? 0], twin: undefined };
+    const res = await runStudy(cfg, { out: o.out, childArgv: o.childArgv, log: o.log, env: o.env, generate: false });
+    const run = res.results.runs.find((r) => r.method === method.name);
+    const t: Trial = { index, values, valLoss: run?.valLoss ?? null };
+    trials.push(t);
+    seen.set(k, t);
+    return t;
+  };
+  const pick = <T>(xs: readonly T[]): T => xs[rng.randint(xs.length)]!;
+  const randomPoint = (): Record<string, number> => Object.fromEntries(Object.entries(o.space).map(([k, v]) => [k, pick(v)]));
+
+  if (o.strategy === 'grid') {
+    for (const p of gridOf(o.space)) await evaluate(p);
+  } else if (o.strategy === 'random') {
+    for (let i = 0; i < o.trials; i++) await evaluate(randomPoint());
+  } else {
+    // Genetic: a small population; each generation keeps the better half, and children take each value from
+    // one of two parents, with a mutation moving a value to a neighbouring candidate.
+    const popSize = Math.max(2, Math.min(6, Math.ceil(o.trials / 3)));
+    let pop: Trial[] = [];
+    for (let i = 0; i < popSize && trials.length < o.trials; i++) pop.push(await evaluate(randomPoint()));
+    let stale = 0;
+    while (trials.length < o.trials && stale < 3 * o.trials) {
+      const ranked = [...pop].sort((a, b) => (a.valLoss ?? Infinity) - (b.valLoss ?? Infinity));
+      const parents = ranked.slice(0, Math.max(2, Math.ceil(ranked.length / 2)));
+      const a = pick(parents);
+      const b = pick(parents);
+      const child: Record<string, number> = {};
+      for (const [k, vals] of Object.entries(o.space)) {
+        let v = rng.uniform() < 0.5 ? a.values[k]! : b.values[k]!;
+        if (rng.uniform() < 0.3) {
+          const i = vals.indexOf(v);
+          v = vals[Math.max(0, Math.min(vals.length - 1, i + (rng.uniform() < 0.5 ? -1 : 1)))]!;
+        }
+        child[k] = v;
+      }
+      const before = trials.length;
+      const t = await evaluate(child);
+      if (trials.length === before) stale++;
+      pop = [...parents, t];
+    }
+  }
+  const ok = trials.filter((t) => t.valLoss !== null);
+  const best = ok.length ? ok.reduce((x, y) => (y.valLoss! < x.valLoss! ? y : x)) : null;
+  const result: TuneResult = { schema: 'fintune.tune-results/1', method: o.method, strategy: o.strategy, objective: 'validation loss (lower is better)', space: o.space, trialsRun: trials.length, trials, best };
+  fs.mkdirSync(o.out, { recursive: true });
+  writeFileAtomic(path.join(o.out, 'tune.json'), JSON.stringify(result, null, 1) + '\n');
+  return result;
+}

@@ -1,0 +1,137 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, resolveStudyConfig, type StudyConfig } from '../../src/study/config.js';
+import { costRows, skillCostRows } from '../../src/study/charts.js';
+import { readResults, writeReport } from '../../src/study/report.js';
+import { runStudy } from '../../src/study/runner.js';
+import { DATA, FIXTURES, ROOT } from '../helpers/paths.js';
+
+// Children run the TypeScript sources through the trainer tests' transpiling loader (no build needed).
+const CHILD = ['--import', path.join(ROOT, 'test/train/fixtures/register-ts.mjs'), path.join(ROOT, 'src/study/child.ts')];
+
+function tinyConfig(): StudyConfig {
+  return resolveStudyConfig(
+    {
+      name: 'tiny',
+      models: [{ name: 'tiny', path: path.join(FIXTURES, 'gpt2-tiny') }],
+      methods: ['full', { method: 'bitfit', lr: 0.003 }],
+      data: {
+        file: path.join(DATA, 'stocknet/price/AAPL.csv'),
+        instrument: 'AAPL',
+        known: 5,
+        horizon: 2,
+        scaling: 'bps',
+        lastBars: 240,
+        maxTestWindows: 8,
+        maxValWindows: 8,
+        forgetting: { file: path.join(DATA, 'stocknet/price/MSFT.csv'), lastBars: 120, maxWindows: 8 },
+      },
+      seeds: 1,
+      budget: { rule: 'epochs', epochs: 0.5 },
+      training: { batchSize: 16 },
+    },
+    ROOT,
+  );
+}
+
+const out = fs.mkdtempSync(path.join(os.tmpdir(), 'fintune-study-'));
+const logs: string[] = [];
+
+describe('fintune study', () => {
+  it('runs a small study on the tiny fixture and a slice of StockNet prices, and resumes after an interruption', { timeout: 90_000 }, async () => {
+    const config = tinyConfig();
+    // Interrupted after the first run …
+    const first = await runStudy(config, { out, childArgv: CHILD, maxRuns: 1, log: (l) => logs.push(l) });
+    expect(first.interrupted).toBe(true);
+    expect(first.executed).toEqual(['tiny/full/seed-0']);
+    const doneFile = path.join(out, 'runs/tiny/full/seed-0/result.json');
+    const stamp = fs.readFileSync(doneFile, 'utf8');
+    // … with the second run left half-done (a training folder but no result): it must be redone from scratch.
+    fs.mkdirSync(path.join(out, 'runs/tiny/bitfit/seed-0/train'), { recursive: true });
+    fs.writeFileSync(path.join(out, 'runs/tiny/bitfit/seed-0/train/metrics.jsonl'), '{"step":1,"loss":');
+    const second = await runStudy(config, { out, childArgv: CHILD, log: (l) => logs.push(l) });
+    expect(second.interrupted).toBe(false);
+    expect(second.skipped).toEqual(['tiny/full/seed-0']);
+    expect(second.executed).toEqual(['tiny/bitfit/seed-0']);
+    expect(fs.readFileSync(doneFile, 'utf8')).toBe(stamp);
+
+    const r = second.results;
+    expect(r.failures).toEqual([]);
+    expect(r.methods.map((m) => m.key)).toEqual(['full', 'bitfit']);
+    const full = r.runs.find((x) => x.method === 'full')!;
+    const bitfit = r.runs.find((x) => x.method === 'bitfit')!;
+    expect(full.trainablePct).toBe(100);
+    expect(bitfit.trainablePct).toBeGreaterThan(0);
+    expect(bitfit.trainablePct).toBeLessThan(5);
+    expect(bitfit.artefactBytes).toBeLessThan(full.artefactBytes);
+    for (const run of [full, bitfit]) {
+      expect(run.peakRssMB).toBeGreaterThan(10);
+      expect(run.tokensPerSec).toBeGreaterThan(0);
+      expect(run.latencyMsUnmerged).toBeGreaterThan(0);
+      expect(run.forgetting).not.toBeNull();
+      expect(run.env.simd).toBeTruthy();
+      expect(run.evaluation!.n_windows).toBe(8);
+    }
+    // Every main run is evaluated together with the baselines on the same windows.
+    expect(r.evaluation!.methods.map((m) => m.method)).toEqual(expect.arrayContaining(['full@0', 'bitfit@0', 'persistence']));
+    expect(r.methods[0]!.stats.skill!.values).toHaveLength(1);
+    expect(r.curves.length).toBe(2);
+    expect(r.paths.length).toBeGreaterThan(0);
+    expect(r.data!.parts.map((p) => p.name)).toEqual(['train', 'val', 'test']);
+  });
+
+  it('writes a report whose tables and charts show the same numbers, and which opens offline', { timeout: 60_000 }, async () => {
+    const r = readResults(path.join(out, 'results.json'));
+    const w = await writeReport(r, out, { logCost: true });
+    const html = fs.readFileSync(w.html, 'utf8');
+    expect(html).not.toMatch(/https?:\/\//);
+    expect(html).not.toMatch(/<script(?![^>]*application\/json)/);
+    expect(html).not.toMatch(/<link|<img|@import/);
+    expect((html.match(/<svg/g) ?? []).length).toBe(w.rendered.charts.length);
+    expect(w.rendered.charts.map((c) => c.id)).toEqual(expect.arrayContaining(['loss', 'paths', 'cost', 'skill-cost', 'horizon', 'returns']));
+
+    // The chart rows embedded in the page …
+    const block = html.match(/<script type="application\/json" id="chart-data">([\s\S]*?)<\/script>/)![1]!;
+    const chartData = JSON.parse(block) as Record<string, Array<Record<string, unknown>>>;
+    expect(chartData.cost).toEqual(costRows(r));
+    // … agree with the numbers in the methods table (data-value carries the unrounded cell).
+    for (const row of w.rendered.table) {
+      const method = String(row.method);
+      const tr = html.match(new RegExp(`<tr data-method="${method}">(.*?)</tr>`))![1]!;
+      const cell = (field: string): number => Number(tr.match(new RegExp(`data-field="${field}" data-value="([^"]+)"`))![1]);
+      for (const field of ['trainSeconds', 'peakRssMB', 'latencyMsUnmerged']) {
+        const bar = chartData.cost!.find((c) => c.method === method && c.field === field)!;
+        expect(bar.value).toBe(cell(field));
+      }
+      const points = chartData['skill-cost']!.filter((c) => c.method === method);
+      expect(points.length).toBeGreaterThan(0);
+      for (const p of points) expect(p.skill).toBe(cell('skill'));
+      expect(points.find((p) => p.field === 'trainablePct')!.x).toBe(cell('trainablePct'));
+    }
+    expect(skillCostRows(r).some((p) => p.pareto)).toBe(true);
+    // The verdict speaks plainly, from the numbers.
+    const md = fs.readFileSync(w.markdown, 'utf8');
+    const anyWinner = r.methods.some((m) => m.beatsPersistence);
+    expect(md).toContain(anyWinner ? 'beat persistence significantly' : 'Nothing beat persistence');
+    expect(md).toContain('## Environment');
+    expect(md).toContain('## Data');
+  });
+
+  it('rejects bad configs naming the key', () => {
+    const base = { models: [{ name: 'm', preset: 'gpt2-tiny' }], methods: ['full'], data: { file: path.join(DATA, 'stocknet/price/AAPL.csv') } };
+    expect(() => resolveStudyConfig({ ...base, methods: [] }, ROOT)).toThrow(/config\.methods/);
+    expect(() => resolveStudyConfig({ ...base, seeds: 0 }, ROOT)).toThrow(/seeds/);
+    expect(() => resolveStudyConfig({ ...base, budget: { rule: 'tokens' } }, ROOT)).toThrow(/budget\.tokens/);
+    expect(() => resolveStudyConfig({ ...base, data: { ...base.data, precision: 0 } }, ROOT)).toThrow(ConfigError);
+    expect(() => resolveStudyConfig({ ...base, methods: ['full', 'full'] }, ROOT)).toThrow(/twice/);
+    const c = resolveStudyConfig({ ...base, methods: ['full', 'prefix', 'prompt', 'lora'] }, ROOT, { quick: true });
+    expect(c.seeds).toEqual([0]);
+    // Per-method defaults: prefix and prompt tuning get far larger rates than full fine-tuning.
+    const lr = Object.fromEntries(c.methods.map((m) => [m.name, m.lr]));
+    expect(lr.prefix!).toBeGreaterThan(10 * lr.full!);
+    expect(lr.prompt!).toBeGreaterThan(10 * lr.full!);
+    expect(resolveStudyConfig(base, ROOT).seeds).toEqual([0, 1, 2]);
+  });
+});
