@@ -351,7 +351,8 @@ function objectVocab(c: Checker, key: string, v: unknown): Map<string, number> {
   const vocab = new Map<string, number>();
   const byId = new Map<number, string>();
   for (const [tok, id] of Object.entries(v)) {
-    const n = c.tokenId(`${key}.${tok}`, id);
+    // The key path is built only on failure: this loop runs over every token of a 100k+ vocabulary.
+    const n = c.isUint(id) && id <= MAX_TOKEN_ID ? id : c.tokenId(`${key}.${tok}`, id);
     const other = byId.get(n);
     if (other !== undefined) {
       c.fail(key, `id ${n} is given to both ${JSON.stringify(other)} and ${JSON.stringify(tok)}`);
@@ -392,26 +393,26 @@ function checkBpe(c: Checker, m: Record<string, unknown>): Map<string, number> {
   const merges = own(m, 'merges');
   if (!Array.isArray(merges)) c.fail('model.merges', `expected an array of merges, got ${describe(merges)}`);
   merges.forEach((mg, i) => {
-    const k = `model.merges[${i}]`;
+    const k = (): string => `model.merges[${i}]`;
     let a: string;
     let b: string;
     if (typeof mg === 'string') {
       // The older format: "a b". Tokens cannot contain a space in it, so exactly two parts.
       const parts = mg.split(' ');
       if (parts.length !== 2 || parts[0] === '' || parts[1] === '') {
-        c.fail(k, `expected two tokens separated by one space, got ${describe(mg)}`);
+        c.fail(k(), `expected two tokens separated by one space, got ${describe(mg)}`);
       }
       [a, b] = parts as [string, string];
     } else if (Array.isArray(mg) && mg.length === 2 && typeof mg[0] === 'string' && typeof mg[1] === 'string') {
       [a, b] = mg as [string, string];
     } else {
-      c.fail(k, `expected "a b" or ["a", "b"], got ${describe(mg)}`);
+      c.fail(k(), `expected "a b" or ["a", "b"], got ${describe(mg)}`);
     }
-    if (!vocab.has(a)) c.fail(k, `${JSON.stringify(a)} is not in model.vocab`);
-    if (!vocab.has(b)) c.fail(k, `${JSON.stringify(b)} is not in model.vocab`);
+    if (!vocab.has(a)) c.fail(k(), `${JSON.stringify(a)} is not in model.vocab`);
+    if (!vocab.has(b)) c.fail(k(), `${JSON.stringify(b)} is not in model.vocab`);
     // As the Rust builder requires (there is no continuing-subword prefix to strip: refused above).
     const merged = a + b;
-    if (!vocab.has(merged)) c.fail(k, `the merged token ${JSON.stringify(merged)} is not in model.vocab`);
+    if (!vocab.has(merged)) c.fail(k(), `the merged token ${JSON.stringify(merged)} is not in model.vocab`);
   });
   return vocab;
 }
