@@ -5,6 +5,10 @@
  *   tok.encode('Hello')                       // ids; adds BOS etc. as the checkpoint's post-processor says
  *   tok.decode(ids, { skipSpecialTokens: true })
  *   tok.applyChatTemplate(messages, { addGenerationPrompt: true })
+ *   tok.decodeStream()                        // streaming decode for generation (tokenizers/stream.ts)
+ *   tok.tokenPieces()                         // the text each id adds, for constrained decoding
+ *
+ * The numeric tokenizer for from-scratch price models is re-exported from tokenizers/numeric.ts.
  *
  * What a folder may hold, and what we read:
  *  - `tokenizer.json` (preferred): any BPE the library implements — byte-level (GPT-2, Llama-3, Qwen2) and
