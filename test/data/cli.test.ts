@@ -142,3 +142,20 @@ describe('fintune data windows --pretrain', () => {
     expect(bad.stderr).toMatch(/pre-training corpus .*AUDUSD_H4\.csv ends 2020-01-01, not before the first validation timestamp 2019-01-01/);
   });
 });
+
+describe('fintune data validate with several files', () => {
+  test('checks them all; exit 1 when any is bad', async () => {
+    const good = path.join(DATA, 'stocknet/price/AAPL.csv');
+    const bad = path.join(tmp, 'multi-bad.csv');
+    fs.writeFileSync(bad, 'Date,Close\n2020-01-01,1\n2020-01-01,2\n');
+    const headerOnly = path.join(DATA, 'stocknet/price/GMRE.csv');
+    const r = await runCli(['data', 'validate', bad, headerOnly, good]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe(`${bad}:3: duplicate timestamp 2020-01-01 (also on line 2)\n${good}: ok, 773 rows (format ohlcv)\n`);
+    expect(r.stderr).toBe(
+      `fintune: ${bad}: 1 bad row, 1 good (format ohlcv)\n` +
+        `fintune: ${headerOnly}: has a header (Date, Open, High, Low, Close, Adj Close, Volume) but no data rows\n` +
+        'fintune: 2 of 3 files failed validation (1 bad rows)\n',
+    );
+  });
+});

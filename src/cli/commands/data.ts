@@ -78,13 +78,30 @@ function addReadOptions(cmd: Command): Command {
     .option('--no-header', 'the first line is data, not column names');
 }
 
-async function validateCommand(file: string, o: ReadOptions & { quiet?: boolean }): Promise<void> {
-  const v = await validateFile(file, o.format, ohlcvOptions(o));
-  for (const b of v.badRows) process.stdout.write(formatBadRow(b) + '\n');
-  if (v.badRows.length > 0) {
-    throw new DataError(`${file}: ${v.badRows.length} bad row${v.badRows.length === 1 ? '' : 's'}, ${v.rows} good (format ${v.loaded.format})`, v.badRows);
+async function validateCommand(files: string[], o: ReadOptions & { quiet?: boolean }): Promise<void> {
+  // Every file is checked even after a bad one, so one run lists everything to fix.
+  const failed: string[] = [];
+  let badTotal = 0;
+  for (const file of files) {
+    let v;
+    try {
+      v = await validateFile(file, o.format, ohlcvOptions(o));
+    } catch (err) {
+      if (files.length === 1 || !(err instanceof DataError)) throw err;
+      process.stderr.write(`fintune: ${err.message}\n`);
+      failed.push(file);
+      continue;
+    }
+    for (const b of v.badRows) process.stdout.write(formatBadRow(b) + '\n');
+    if (v.badRows.length > 0) {
+      badTotal += v.badRows.length;
+      failed.push(file);
+      const summary = `${file}: ${v.badRows.length} bad row${v.badRows.length === 1 ? '' : 's'}, ${v.rows} good (format ${v.loaded.format})`;
+      if (files.length === 1) throw new DataError(summary, v.badRows);
+      process.stderr.write(`fintune: ${summary}\n`);
+    } else if (!o.quiet) process.stdout.write(`${file}: ok, ${v.rows} rows (format ${v.loaded.format})\n`);
   }
-  if (!o.quiet) process.stdout.write(`${file}: ok, ${v.rows} rows (format ${v.loaded.format})\n`);
+  if (failed.length > 0) throw new DataError(`${failed.length} of ${files.length} files failed validation (${badTotal} bad rows)`);
 }
 
 async function inspectCommand(file: string, o: ReadOptions & { json?: boolean }): Promise<void> {
@@ -298,8 +315,8 @@ export function register(program: Command): void {
 
   addReadOptions(
     data
-      .command('validate <file>')
-      .description('Check every row of a data file; print each bad one as FILE:LINE: what is wrong (exit 1 if any)')
+      .command('validate <files...>')
+      .description('Check every row of data files; print each bad one as FILE:LINE: what is wrong (exit 1 if any)')
       .option('-q, --quiet', 'print nothing when the file is clean'),
   )
     .addHelpText(
@@ -312,9 +329,10 @@ duplicate and out-of-order timestamps, invalid JSON, truncated last line, empty 
 Examples:
   $ fintune data validate ../shared/data/forex/EURUSD_H4.csv
   $ fintune data validate ../shared/data/stocknet/tweets/AAPL.jsonl.gz
+  $ fintune data validate --quiet ../shared/data/stocknet/price/*.csv
   $ fintune data validate prices.txt --format ohlcv --delimiter semicolon --no-header --time-format us`,
     )
-    .action((file: string, o: ReadOptions & { quiet?: boolean }) => validateCommand(file, o));
+    .action((files: string[], o: ReadOptions & { quiet?: boolean }) => validateCommand(files, o));
 
   addReadOptions(data.command('inspect <file>').description('Summarize a data file: rows, span, columns, gaps, bad rows, returns').option('--json', 'print one JSON object'))
     .addHelpText(
