@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadTokenizer } from '../../src/io/tokenizer.js';
+import { FIXTURES } from '../helpers/paths.js';
 import {
   BL_EOT,
   byteLevelTokenizerJson,
@@ -265,6 +266,8 @@ describe('missing and malformed files', () => {
   it('names the folder when there is no tokenizer at all', () => {
     const empty = dirWith({});
     expect(() => loadTokenizer(empty)).toThrow(/no tokenizer found: expected tokenizer\.json, or vocab\.json \+ merges\.txt/);
+    // The shared model fixtures are driven by ids: they have a config.json and no tokenizer.
+    expect(() => loadTokenizer(path.join(FIXTURES, 'gpt2-tiny'))).toThrow(/gpt2-tiny: no tokenizer found/);
     const sp = dirWith({ 'tokenizer.model': 'x' });
     expect(() => loadTokenizer(sp)).toThrow(/tokenizer\.model alone/);
     expect(() => loadTokenizer(path.join(empty, 'nope'))).toThrow(/tokenizer folder not found/);
