@@ -7,6 +7,7 @@ import { readExamples, register as registerFinetune } from '../../src/cli/comman
 import { byteCodec } from '../../src/train/cli_support.js';
 import { loadModel } from '../../src/models/load.js';
 import { readMetrics, tmpDir } from './helpers.js';
+import { CheckpointStore } from '../../src/train/checkpoints.js';
 import { FIXTURES } from '../helpers/paths.js';
 import { loadTokenizer, saveNumericTokenizer } from '../../src/io/tokenizer.js';
 
@@ -136,6 +137,20 @@ describe('fintune finetune', () => {
     expect(config).toMatchObject({ command: 'finetune', method: 'full', trainExamples: 18, heldOutExamples: 2 });
   });
 
+  it('--method bitfit trains only the biases and checkpoints only them', async () => {
+    const dir = tmpDir('cli-bitfit');
+    const data = path.join(dir, 'train.jsonl');
+    fs.writeFileSync(data, examples(12));
+    const run = path.join(dir, 'run');
+    await cli('finetune', '--method', 'bitfit', '--preset', 'gpt2-tiny', '--data', data, '--out', run, '--steps', '2', '--batch-size', '4', '--seq-len', '32', '--quiet');
+    const config = JSON.parse(fs.readFileSync(path.join(run, 'config.json'), 'utf8'));
+    expect(config.method).toBe('bitfit');
+    expect(config.trainableParameters).toBeLessThan(config.totalParameters / 10);
+    const ck = new CheckpointStore(path.join(run, 'checkpoints')).loadLatest()!;
+    expect([...ck.weights.keys()].every((k) => k.endsWith('.bias'))).toBe(true);
+    expect(loadModel(path.join(run, 'final')).lm_head.weight.shape).toEqual([256, 64]);
+  });
+
   it('names the file and line of bad examples, and refuses unknown methods', async () => {
     const dir = tmpDir('cli-ft-bad');
     const f = path.join(dir, 'bad.jsonl');
@@ -146,6 +161,8 @@ describe('fintune finetune', () => {
     await expect(cli(...base)).rejects.toThrow(/bad\.jsonl:2: the example is 25 tokens \(prompt 25\), longer than the context of 24/);
     fs.writeFileSync(f, JSON.stringify({ question: 'x' }) + '\n');
     await expect(cli(...base)).rejects.toThrow(/bad\.jsonl:1: needs string fields "prompt" and "answer"/);
-    await expect(cli(...base, '--method', 'lora')).rejects.toThrow(/--method lora: not available in this build.*--method full/);
+    fs.writeFileSync(f, examples(4));
+    await expect(cli(...base, '--method', 'no-such-method')).rejects.toThrow(/no-such-method/); // named, whether or not the PEFT registry is in the build
+    await expect(cli(...base, '--method-option', 'r')).rejects.toThrow(/--method-option "r": expected key=value/);
   });
 });

@@ -3,8 +3,9 @@
  *
  * JSONL lines are objects with "prompt" and one of "answer" / "completion" / "response" (loss on the answer
  * tokens only), or a "text" field (loss on every token). Any other file is plain text, trained like
- * continued pre-training. Methods: "full" (every weight trains); adapter methods come from src/peft/ once its
- * registry is part of the build.
+ * continued pre-training. Methods go through the study's method layer (src/study/methods.ts), so the command
+ * line and the studies train exactly the same things: "full", "bitfit" and "layernorm" are built in, and every
+ * other name is looked up in the PEFT registry (src/peft/registry.ts) when the build has it.
  */
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -15,6 +16,7 @@ import { saveModel } from '../../models/save.js';
 import type { CausalLM } from '../../models/common.js';
 import { exampleBatches, IGNORE_INDEX, RandomWindows, sequentialWindows, ShuffledExamples, type Example } from '../../train/data.js';
 import { Trainer } from '../../train/trainer.js';
+import { applyStudyMethod, BUILTIN_METHODS } from '../../study/methods.js';
 import { finishRun } from '../../train/finish.js';
 import type { EvalData, TrainData } from '../../train/types.js';
 import { addTrainingOptions, copyTokenizerFiles, loadCodec, readTextFile, splitTail, trainerConfigFrom, type TextCodec, type TrainingCliOptions } from '../../train/cli_support.js';
@@ -22,6 +24,7 @@ import { addTrainingOptions, copyTokenizerFiles, loadCodec, readTextFile, splitT
 interface FinetuneOptions extends TrainingCliOptions {
   data: string;
   method: string;
+  methodOption: string[];
   model?: string;
   preset?: string;
   export: 'best' | 'last';
@@ -32,7 +35,8 @@ export function register(program: Command): void {
     .command('finetune')
     .description('Fine-tune a model on prompt/answer JSONL or plain text, with held-out loss and perplexity')
     .requiredOption('--data <file>', 'JSONL ({"prompt","answer"} or {"text"} per line) or plain text')
-    .option('--method <name>', 'fine-tuning method: full (adapter methods arrive with src/peft/)', 'full')
+    .option('--method <name>', `fine-tuning method: ${BUILTIN_METHODS.join(', ')}, or a PEFT method from src/peft/registry.ts`, 'full')
+    .option('--method-option <key=value>', 'a method setting, e.g. r=8 (repeatable; values are read as JSON when they parse)', collect, [])
     .option('--model <dir>', 'checkpoint folder to fine-tune (config.json + safetensors)')
     .option('--preset <name>', `start from a freshly initialized preset instead (${presetNames().join(', ')}); for experiments`)
     .option('--export <which>', 'weights saved to <out>/final: "best" (lowest held-out loss) or "last"', 'best');
@@ -41,16 +45,29 @@ export function register(program: Command): void {
   });
 }
 
-/** Methods this build can run. */
-const METHODS = ['full'];
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+export function parseMethodOptions(list: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const item of list) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new Error(`--method-option "${item}": expected key=value`);
+    const raw = item.slice(eq + 1);
+    let value: unknown = raw;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      // Not JSON: keep the text (e.g. target=c_attn).
+    }
+    out[item.slice(0, eq)] = value;
+  }
+  return out;
+}
 
 export async function runFinetune(o: FinetuneOptions): Promise<void> {
-  if (!METHODS.includes(o.method)) {
-    throw new Error(
-      `--method ${o.method}: not available in this build. Parameter-efficient methods are wired in through src/peft/registry.ts, ` +
-        `which is not part of it yet; use --method full (every weight trains)`,
-    );
-  }
+  const methodParams = parseMethodOptions(o.methodOption ?? []);
   if ((o.model ? 1 : 0) + (o.preset ? 1 : 0) !== 1) throw new Error('give exactly one of --model <dir> or --preset <name>');
   const codec = loadCodec(o.tokenizer);
   let model: CausalLM;
@@ -62,6 +79,12 @@ export async function runFinetune(o: FinetuneOptions): Promise<void> {
   }
   const vocab = model.lm_head.weight.shape[0]!;
   if (codec.vocabSize > vocab) throw new Error(`the tokenizer has ${codec.vocabSize} ids but the model only ${vocab}`);
+  // Before the trainer exists: it collects what trains (requiresGrad) when it is built, and a resumed run
+  // rebuilds the same structure before loading the checkpoint's trainable tensors.
+  const applied = await applyStudyMethod(model, o.method, methodParams);
+  if (!o.quiet) {
+    process.stderr.write(`method ${applied.name}: ${applied.trainable.toLocaleString('en-US')} of ${applied.total.toLocaleString('en-US')} parameters train\n`);
+  }
   const cfg = (model as unknown as { config?: { nPositions?: number; maxPositions?: number } }).config;
   const ctx = cfg?.nPositions ?? cfg?.maxPositions ?? 1024;
   const seqLen = o.seqLen ?? Math.min(ctx, 256);
@@ -101,6 +124,7 @@ export async function runFinetune(o: FinetuneOptions): Promise<void> {
     describe: {
       command: 'finetune',
       method: o.method,
+      methodOptions: methodParams as never,
       model: o.model ? path.resolve(o.model) : { preset: o.preset! },
       data: path.resolve(o.data),
       valData: o.valData ? path.resolve(o.valData) : null,
@@ -112,6 +136,8 @@ export async function runFinetune(o: FinetuneOptions): Promise<void> {
     },
   });
   await finishRun(trainer, o.out, o.export, (m, dir) => {
+    // An adapter is folded into the base so final/ is an ordinary model folder.
+    applied.merge?.();
     saveModel(m as CausalLM, dir, { extraConfig: { fintune_tokenizer: codec.name } });
     copyTokenizerFiles(codec, dir);
   });
