@@ -14,4 +14,5 @@ export * from './detect.js';
 export * from './inspect.js';
 export * from './stocknet.js';
 export * from './prompts.js';
+export * from './sentiment.js';
 export * from './reviews.js';

@@ -91,10 +91,10 @@ describe('fintune data stocknet / fingpt / from-reviews', () => {
 
   test('fingpt marks answers synthetic', async () => {
     const out = path.join(tmp, 'fg');
-    const r = await runCli(['data', 'fingpt', path.join(DATA, 'stocknet'), '--tickers', 'AAPL', '--out', out]);
+    const r = await runCli(['data', 'fingpt', path.join(DATA, 'stocknet'), '--tickers', 'AAPL', '--scorer', 'naive-bayes', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
     const meta = JSON.parse(fs.readFileSync(path.join(out, 'fingpt.json'), 'utf8'));
-    expect(meta.note).toMatch(/SYNTHETIC/);
+    expect(meta.note).toMatch(/SYNTHETIC .*naive-bayes-v1/);
     const ex = JSON.parse(fs.readFileSync(path.join(out, 'dev.jsonl'), 'utf8').split('\n')[0]!);
     expect(ex.synthetic).toBe(true);
     expect(ex.start >= '2015-08-01' && ex.end < '2015-10-01').toBe(true);

@@ -17,7 +17,9 @@ import { formatTime, parseDateParam, TIME_FORMATS, type TimeFormat } from '../..
 import { inferPipSize, SCALINGS, SERIES_FIELDS, type Scaling, type SeriesField } from '../../data/transforms.js';
 import { WINDOW_PRESETS, type WindowConfigInput, type WindowPreset } from '../../data/windows.js';
 import { loadStockNetTweets, loadStockTable, stockNetTickers, type Tweet } from '../../data/loaders/stocknet.js';
-import { forecasterExamples, type ChatTemplate, type ForecasterCounts } from '../../data/prompts.js';
+import { forecasterExamples, lexiconScorer, type ChatTemplate, type ForecasterCounts, type SentimentScorer } from '../../data/prompts.js';
+import { naiveBayesScorer, trainNaiveBayes } from '../../data/sentiment.js';
+import { loadLabelledTweets } from '../../data/loaders/text.js';
 import { promptsFromReviews } from '../../data/reviews.js';
 import { loadPricesOrNone, loadStockNetTask, STOCKNET_PARTS, STOCKNET_SPLIT, stockNetPromptAnswer, type StockNetPart } from '../../data/stocknet.js';
 import { AtomicFileWriter, writeFileAtomic } from '../../io/atomic.js';
@@ -266,10 +268,19 @@ interface FingptOptions {
   maxPromptTokens?: number;
   template: ChatTemplate;
   seed: number;
+  scorer: string;
+  sentimentData?: string;
 }
 
 async function fingptCommand(dir: string, o: FingptOptions): Promise<void> {
   if (o.template !== 'llama2' && o.template !== 'plain') throw new UsageError(`--template must be llama2 or plain, got "${o.template}"`);
+  let scorer: SentimentScorer;
+  if (o.scorer === 'lexicon') scorer = lexiconScorer;
+  else if (o.scorer === 'naive-bayes') {
+    const data = o.sentimentData ?? path.join(dir, '..', 'fin-tweets-sentiment', 'sent_train.csv');
+    if (!fs.existsSync(data)) throw new UsageError(`--scorer naive-bayes needs labelled tweets: ${data} does not exist; pass --sentiment-data FILE (CSV text,label)`);
+    scorer = naiveBayesScorer(trainNaiveBayes((await loadLabelledTweets(data)).rows));
+  } else throw new UsageError(`--scorer must be lexicon or naive-bayes, got "${o.scorer}"`);
   const table = new Map((await loadStockTable(path.join(dir, 'StockTable'))).map((r) => [r.symbol, r]));
   const tickers = o.tickers ?? stockNetTickers(dir);
   const byPart: Record<StockNetPart, unknown[]> = { train: [], val: [], dev: [], test: [] };
@@ -286,7 +297,7 @@ async function fingptCommand(dir: string, o: FingptOptions): Promise<void> {
     for (const part of STOCKNET_PARTS) {
       // A target week belongs to a part only when both of its prices do: no week straddles a boundary.
       const [from, to] = STOCKNET_SPLIT[part];
-      const r = forecasterExamples(ticker, prices, tweets, table.get(ticker), { from, to, pastWeeks: o.pastWeeks, tweetsPerWeek: o.tweetsPerWeek, template: o.template, seed: o.seed, ...(o.maxPromptTokens ? { maxPromptTokens: o.maxPromptTokens } : {}) });
+      const r = forecasterExamples(ticker, prices, tweets, table.get(ticker), { from, to, scorer, pastWeeks: o.pastWeeks, tweetsPerWeek: o.tweetsPerWeek, template: o.template, seed: o.seed, ...(o.maxPromptTokens ? { maxPromptTokens: o.maxPromptTokens } : {}) });
       for (const e of r.examples) byPart[part].push({ ...e, part });
       total.examples += r.counts.examples;
       total.shortened += r.counts.shortened;
@@ -296,8 +307,8 @@ async function fingptCommand(dir: string, o: FingptOptions): Promise<void> {
   fs.mkdirSync(o.out, { recursive: true });
   for (const part of STOCKNET_PARTS) if (byPart[part].length) writeJsonlFile(path.join(o.out, `${part}.jsonl`), byPart[part]);
   const parts = Object.fromEntries(STOCKNET_PARTS.map((p) => [p, { dates: STOCKNET_SPLIT[p], examples: byPart[p].length }]));
-  const note = 'answers are SYNTHETIC references built by a deterministic rule (lexicon-scored posts, templated analysis of the realized move), not analyst text';
-  writeFileAtomic(path.join(o.out, 'fingpt.json'), JSON.stringify({ source: dir, tickers: tickers.length, tickersWithoutPrices: withoutPrices, options: { pastWeeks: o.pastWeeks, tweetsPerWeek: o.tweetsPerWeek, maxPromptTokens: o.maxPromptTokens ?? null, template: o.template, seed: o.seed }, counts: { examples: total.examples, shortened: total.shortened, droppedTooLong: total.droppedTooLong }, parts, note }, null, 2) + '\n');
+  const note = `answers are SYNTHETIC references built by a deterministic rule (posts ranked by the ${scorer.name} scorer, templated analysis of the realized move), not analyst text`;
+  writeFileAtomic(path.join(o.out, 'fingpt.json'), JSON.stringify({ source: dir, tickers: tickers.length, tickersWithoutPrices: withoutPrices, options: { scorer: scorer.name, pastWeeks: o.pastWeeks, tweetsPerWeek: o.tweetsPerWeek, maxPromptTokens: o.maxPromptTokens ?? null, template: o.template, seed: o.seed }, counts: { examples: total.examples, shortened: total.shortened, droppedTooLong: total.droppedTooLong }, parts, note }, null, 2) + '\n');
   process.stdout.write(`${total.examples} weekly examples from ${tickers.length} tickers; ${total.shortened} shortened (oldest posts dropped), ${total.droppedTooLong} dropped as too long\n`);
   for (const p of STOCKNET_PARTS) process.stdout.write(`${p.padEnd(5)} ${String(byPart[p].length).padStart(6)} examples\n`);
   if (withoutPrices.length) process.stdout.write(`price file without rows (skipped): ${withoutPrices.join(', ')}\n`);
@@ -409,14 +420,17 @@ Examples:
     .option('--max-prompt-tokens <n>', 'drop posts, oldest first, until the prompt fits (approx. 4 characters a token)', intArg('--max-prompt-tokens', 1))
     .option('--template <name>', 'chat template: llama2 or plain', 'llama2')
     .option('--seed <n>', 'seed for choosing posts when a week has more than --tweets-per-week', intArg('--seed', 0), 0)
+    .option('--scorer <name>', 'sentiment scorer ranking the posts: lexicon (word list) or naive-bayes (trained on labelled tweets)', 'lexicon')
+    .option('--sentiment-data <file>', 'labelled tweets (CSV text,label) for --scorer naive-bayes (default: ../fin-tweets-sentiment/sent_train.csv beside DIR)')
     .addHelpText(
       'after',
       `
 The answers' [Positive Developments] / [Potential Concerns] / [Prediction & Analysis] are SYNTHETIC: a deterministic
-rule over a word-list sentiment scorer and the realized move. Report them as such.
+rule over a sentiment scorer (--scorer) and the realized move. Report them as such.
 
 Examples:
   $ fintune data fingpt ../shared/data/stocknet --tickers AAPL,MSFT --out runs/fingpt
+  $ fintune data fingpt ../shared/data/stocknet --scorer naive-bayes --out runs/fingpt-nb
   $ fintune data fingpt ../shared/data/stocknet --past-weeks 2 --max-prompt-tokens 1024 --template plain --out runs/fingpt-small`,
     )
     .action((dir: string, o: FingptOptions) => fingptCommand(dir, o));
