@@ -159,3 +159,25 @@ describe('fintune data validate with several files', () => {
     );
   });
 });
+
+describe('fintune data windows --tokenizer --context-tokens', () => {
+  test('a window longer than the context fails before anything is written', async () => {
+    const { buildNumericTokenizerJson } = await import('../../src/io/tokenizers/numeric.js');
+    const tokDir = path.join(tmp, 'numeric-tok');
+    fs.mkdirSync(tokDir, { recursive: true });
+    // Character-level: one token per character.
+    fs.writeFileSync(path.join(tokDir, 'tokenizer.json'), JSON.stringify(buildNumericTokenizerJson()));
+    const series = path.join(tmp, 'ctx.csv');
+    const rows = Array.from({ length: 40 }, (_, i) => `${new Date(Date.UTC(2020, 0, 1 + i)).toISOString().slice(0, 10)},${100 + i}`);
+    fs.writeFileSync(series, `Date,Close\n${rows.join('\n')}\n`);
+    // "100.0 101.0 102.0 103.0 104.0": 5 numbers of 5 characters and 4 spaces = 29 tokens.
+    const args = ['data', 'windows', series, '--known', '3', '--horizon', '2', '--precision', '1', '--split', '0.5,0.25,0.25', '--tokenizer', tokDir];
+    const ok = await runCli([...args, '--context-tokens', '29', '--out', path.join(tmp, 'ctx-ok')]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(tmp, 'ctx-ok', 'split.json'), 'utf8')).longestWindowTokens).toBe(29);
+    const bad = await runCli([...args, '--context-tokens', '28', '--out', path.join(tmp, 'ctx-bad')]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/window starting 2020-01-01 needs 29 tokens but contextTokens is 28: lower known \(3\) or horizon \(2\)/);
+    expect(fs.existsSync(path.join(tmp, 'ctx-bad'))).toBe(false);
+  });
+});

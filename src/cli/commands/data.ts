@@ -15,7 +15,7 @@ import { loadOhlcv } from '../../data/loaders/ohlcv.js';
 import { cutPretrainWindows, PART_NAMES, splitSeries, type SplitConfig } from '../../data/splits.js';
 import { formatTime, parseDateParam, TIME_FORMATS, type TimeFormat } from '../../data/time.js';
 import { inferPipSize, SCALINGS, SERIES_FIELDS, type Scaling, type SeriesField } from '../../data/transforms.js';
-import { WINDOW_PRESETS, type WindowConfigInput, type WindowPreset } from '../../data/windows.js';
+import { assertWindowsFit, WINDOW_PRESETS, type WindowConfigInput, type WindowPreset } from '../../data/windows.js';
 import { loadStockNetTweets, loadStockTable, stockNetTickers, type Tweet } from '../../data/loaders/stocknet.js';
 import { forecasterExamples, lexiconScorer, type ChatTemplate, type ForecasterCounts, type SentimentScorer } from '../../data/prompts.js';
 import { naiveBayesScorer, trainNaiveBayes } from '../../data/sentiment.js';
@@ -23,6 +23,7 @@ import { loadLabelledTweets } from '../../data/loaders/text.js';
 import { promptsFromReviews } from '../../data/reviews.js';
 import { loadPricesOrNone, loadStockNetTask, STOCKNET_PARTS, STOCKNET_SPLIT, stockNetPromptAnswer, type StockNetPart } from '../../data/stocknet.js';
 import { AtomicFileWriter, writeFileAtomic } from '../../io/atomic.js';
+import { loadTokenizer } from '../../io/tokenizer.js';
 import { intArg, printJson, UsageError } from '../util.js';
 
 function formatArg(v: string): DataFormat {
@@ -137,6 +138,14 @@ interface WindowsOptions extends ReadOptions {
   skipBad?: boolean;
   pretrain?: string[];
   pretrainEnd?: string;
+  tokenizer?: string;
+  contextTokens?: number;
+}
+
+/** Token counts from a checkpoint folder's tokenizer (what the model will see, special tokens included). */
+function tokenCounter(dir: string): (text: string) => number {
+  const tok = loadTokenizer(dir);
+  return (text: string) => tok.encode(text).length;
 }
 
 async function windowsCommand(file: string, o: WindowsOptions): Promise<void> {
@@ -170,6 +179,16 @@ async function windowsCommand(file: string, o: WindowsOptions): Promise<void> {
   if (o.testStride !== undefined) config.testStride = o.testStride;
   if (o.valStride !== undefined) config.valStride = o.valStride;
   const split = splitSeries(series, config);
+  if ((o.tokenizer === undefined) !== (o.contextTokens === undefined)) throw new UsageError('--tokenizer and --context-tokens go together');
+  let longestTokens: number | undefined;
+  if (o.tokenizer !== undefined && o.contextTokens !== undefined) {
+    // Checked before anything is written: a window that cannot fit the model is a configuration error.
+    const count = tokenCounter(o.tokenizer);
+    longestTokens = 0;
+    for (const part of PART_NAMES) {
+      longestTokens = Math.max(longestTokens, assertWindowsFit(split.windows[part], count, o.contextTokens, split.description.config.window));
+    }
+  }
 
   fs.mkdirSync(o.out, { recursive: true });
   for (const part of PART_NAMES) {
@@ -212,7 +231,7 @@ async function windowsCommand(file: string, o: WindowsOptions): Promise<void> {
       throw err;
     }
   }
-  const description = { ...split.description, skippedRows: series.badRows.map(formatBadRow), pretrain };
+  const description = { ...split.description, skippedRows: series.badRows.map(formatBadRow), pretrain, ...(longestTokens !== undefined ? { longestWindowTokens: longestTokens, contextTokens: o.contextTokens } : {}) };
   writeFileAtomic(path.join(o.out, 'split.json'), JSON.stringify(description, null, 2) + '\n');
   for (const p of split.description.parts) {
     process.stdout.write(`${p.name.padEnd(5)} ${String(p.windows).padStart(7)} windows from ${String(p.bars).padStart(7)} bars, ${p.first} .. ${p.last} (stride ${p.stride})\n`);
@@ -270,6 +289,7 @@ interface FingptOptions {
   seed: number;
   scorer: string;
   sentimentData?: string;
+  tokenizer?: string;
 }
 
 async function fingptCommand(dir: string, o: FingptOptions): Promise<void> {
@@ -283,6 +303,7 @@ async function fingptCommand(dir: string, o: FingptOptions): Promise<void> {
   } else throw new UsageError(`--scorer must be lexicon or naive-bayes, got "${o.scorer}"`);
   const table = new Map((await loadStockTable(path.join(dir, 'StockTable'))).map((r) => [r.symbol, r]));
   const tickers = o.tickers ?? stockNetTickers(dir);
+  const countTokens = o.tokenizer === undefined ? undefined : tokenCounter(o.tokenizer);
   const byPart: Record<StockNetPart, unknown[]> = { train: [], val: [], dev: [], test: [] };
   const total: ForecasterCounts = { examples: 0, shortened: 0, droppedTooLong: 0, skipped: 0 };
   const withoutPrices: string[] = [];
@@ -297,7 +318,7 @@ async function fingptCommand(dir: string, o: FingptOptions): Promise<void> {
     for (const part of STOCKNET_PARTS) {
       // A target week belongs to a part only when both of its prices do: no week straddles a boundary.
       const [from, to] = STOCKNET_SPLIT[part];
-      const r = forecasterExamples(ticker, prices, tweets, table.get(ticker), { from, to, scorer, pastWeeks: o.pastWeeks, tweetsPerWeek: o.tweetsPerWeek, template: o.template, seed: o.seed, ...(o.maxPromptTokens ? { maxPromptTokens: o.maxPromptTokens } : {}) });
+      const r = forecasterExamples(ticker, prices, tweets, table.get(ticker), { from, to, scorer, ...(countTokens ? { countTokens } : {}), pastWeeks: o.pastWeeks, tweetsPerWeek: o.tweetsPerWeek, template: o.template, seed: o.seed, ...(o.maxPromptTokens ? { maxPromptTokens: o.maxPromptTokens } : {}) });
       for (const e of r.examples) byPart[part].push({ ...e, part });
       total.examples += r.counts.examples;
       total.shortened += r.counts.shortened;
@@ -377,7 +398,9 @@ Examples:
       .option('--shuffle-train', 'shuffle the training windows (reproducibly, from --seed)')
       .option('--skip-bad', 'leave out bad rows (each reported on stderr) instead of failing')
       .option('--pretrain <files...>', "other instruments' price files: windows before the first validation bar go to pretrain.txt")
-      .option('--pretrain-end <date>', 'end the pre-training windows earlier (a date after the first validation bar is rejected)'),
+      .option('--pretrain-end <date>', 'end the pre-training windows earlier (a date after the first validation bar is rejected)')
+      .option('--tokenizer <dir>', "a checkpoint folder whose tokenizer counts each window's tokens (with --context-tokens)")
+      .option('--context-tokens <n>', 'fail unless every window fits this many tokens', intArg('--context-tokens', 1)),
   )
     .addHelpText(
       'after',
@@ -387,6 +410,7 @@ Windows never cross a part boundary, so no validation or test bar is inside a tr
 Examples:
   $ fintune data windows ../shared/data/forex/EURUSD_H4.csv --known 20 --horizon 40 --split 2019-01-01,2020-07-01 --out runs/eurusd-text
   $ fintune data windows ../shared/data/forex/EURUSD_H4.csv --preset mql5-exact --split 0.8,0.1,0.1 --out runs/mql5
+  $ fintune data windows ../shared/data/forex/EURUSD_H4.csv --tokenizer ./gpt2 --context-tokens 1024 --out runs/checked
   $ fintune data windows ../shared/data/forex/EURUSD_H4.csv --split 2019-01-01,2020-07-01 --pretrain ../shared/data/forex/AUDUSD_H4.csv --out runs/eurusd-pre
   $ fintune data windows ../shared/data/stocknet/price/AAPL.csv --known 30 --horizon 5 --scaling bps --precision 0 --gap window --out runs/aapl`,
     )
@@ -417,7 +441,8 @@ Examples:
     .option('--tickers <list>', 'comma-separated tickers (default: every price file)', tickersArg)
     .option('--past-weeks <n>', 'past weeks shown in a prompt', intArg('--past-weeks', 1), 3)
     .option('--tweets-per-week <n>', 'posts kept per week after deduplication', intArg('--tweets-per-week', 0), 5)
-    .option('--max-prompt-tokens <n>', 'drop posts, oldest first, until the prompt fits (approx. 4 characters a token)', intArg('--max-prompt-tokens', 1))
+    .option('--max-prompt-tokens <n>', 'drop posts, oldest first, until the prompt fits (tokens of --tokenizer, else about 4 characters a token)', intArg('--max-prompt-tokens', 1))
+    .option('--tokenizer <dir>', 'a checkpoint folder whose tokenizer counts prompt tokens for --max-prompt-tokens')
     .option('--template <name>', 'chat template: llama2 or plain', 'llama2')
     .option('--seed <n>', 'seed for choosing posts when a week has more than --tweets-per-week', intArg('--seed', 0), 0)
     .option('--scorer <name>', 'sentiment scorer ranking the posts: lexicon (word list) or naive-bayes (trained on labelled tweets)', 'lexicon')
