@@ -41,11 +41,15 @@ struct Scratch {
   size_t cap = 0;
 };
 Scratch g_scratch[kMaxThreads][kSlots];
+// Which pool thread this is (0 = the caller, 1 = the worker). Scratch is indexed by it rather than by the task's
+// tid, because a nested parallel call runs serially with tid 0 on whichever thread made it.
+thread_local int t_self = 0;
 
 // Spin ~200 µs before sleeping: long enough to bridge the JS glue between consecutive kernels.
 const auto kSpin = std::chrono::microseconds(200);
 
 void worker_main() {
+  t_self = 1;
   uint64_t seen = 0;
   for (;;) {
     auto t0 = std::chrono::steady_clock::now();
@@ -74,8 +78,8 @@ int ft_threads(void) { return g_nthreads; }
 
 void ft_set_threads(int n) { g_nthreads = n < 1 ? 1 : n > kMaxThreads ? kMaxThreads : n; }
 
-float* ft_scratch(int tid, int slot, size_t floats) {
-  Scratch& s = g_scratch[tid][slot];
+float* ft_scratch(int, int slot, size_t floats) {
+  Scratch& s = g_scratch[t_self][slot];
   if (s.cap < floats) {
     free(s.p);
     size_t bytes = ((floats * sizeof(float)) + 63) & ~size_t(63);
