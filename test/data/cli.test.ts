@@ -54,7 +54,8 @@ describe('fintune data', () => {
   test('windows: writes parts, split.json, and nothing crosses a boundary', async () => {
     const out = path.join(tmp, 'win');
     const file = path.join(DATA, 'forex/EURUSD_H4.csv');
-    const r = await runCli(['data', 'windows', file, '--known', '20', '--horizon', '40', '--split', '2019-01-01,2020-07-01', '--gap', 'window', '--out', out]);
+    // Training stride 25 keeps the test quick; the boundaries are what is checked.
+    const r = await runCli(['data', 'windows', file, '--known', '20', '--horizon', '40', '--stride', '25', '--split', '2019-01-01,2020-07-01', '--gap', 'window', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
     const desc = JSON.parse(fs.readFileSync(path.join(out, 'split.json'), 'utf8'));
     expect(desc.parts.map((p: { name: string }) => p.name)).toEqual(['train', 'val', 'test']);
@@ -132,12 +133,12 @@ describe('fintune data windows --pretrain', () => {
     const out = path.join(tmp, 'pre');
     const eur = path.join(DATA, 'forex/EURUSD_H4.csv');
     const aud = path.join(DATA, 'forex/AUDUSD_H4.csv');
-    const r = await runCli(['data', 'windows', eur, '--split', '2019-01-01,2020-07-01', '--pretrain', aud, '--out', out]);
+    const r = await runCli(['data', 'windows', eur, '--stride', '25', '--split', '2019-01-01,2020-07-01', '--pretrain', aud, '--out', out]);
     expect(r.code, r.stderr).toBe(0);
     const desc = JSON.parse(fs.readFileSync(path.join(out, 'split.json'), 'utf8'));
     expect(desc.pretrain[0].last < '2019-01-01').toBe(true);
     expect(fs.readFileSync(path.join(out, 'pretrain.txt'), 'utf8').split('\n').length - 1).toBe(desc.pretrain[0].windows);
-    const bad = await runCli(['data', 'windows', eur, '--split', '2019-01-01,2020-07-01', '--pretrain', aud, '--pretrain-end', '2020-01-01', '--out', path.join(tmp, 'pre2')]);
+    const bad = await runCli(['data', 'windows', eur, '--stride', '25', '--split', '2019-01-01,2020-07-01', '--pretrain', aud, '--pretrain-end', '2020-01-01', '--out', path.join(tmp, 'pre2')]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/pre-training corpus .*AUDUSD_H4\.csv ends 2020-01-01, not before the first validation timestamp 2019-01-01/);
   });
