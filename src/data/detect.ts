@@ -23,8 +23,9 @@ export async function detectFormat(file: string): Promise<DataFormat> {
   if (isParquet(file)) {
     const cols = (await parquetColumns(file)).map(normalizeName);
     if (cols.includes('prompt')) return 'prompts';
+    if (cols.some((c) => OHLC_NAMES.has(c))) return 'ohlcv';
     if (cols.includes('text')) return 'jsonl';
-    throw new DataError(`${file}: a Parquet file is read as prompt/answer (prompt, answer columns) or corpus (text column); its columns are ${cols.join(', ')}`);
+    throw new DataError(`${file}: a Parquet file is read as prices (a Close column), prompt/answer (prompt, answer) or corpus (text); its columns are ${cols.join(', ')}`);
   }
   const first = await firstLine(file);
   if (first === undefined) throw new DataError(`${file}: file is empty`);

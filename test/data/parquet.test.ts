@@ -42,3 +42,38 @@ test('text Parquet corpus', async () => {
   for await (const d of readJsonlCorpus(file)) docs.push(d.text);
   expect(docs).toEqual(['one', 'two']);
 });
+
+test('OHLCV Parquet: TIMESTAMP or text times, the same checks as CSV, rows named by number', async () => {
+  const { loadOhlcv } = await import('../../src/data/loaders/ohlcv.js');
+  const { formatTime } = await import('../../src/data/time.js');
+  const file = path.join(tmp, 'bars.parquet');
+  const t = (h: number): Date => new Date(Date.UTC(2021, 0, 4, h));
+  parquetWriteFile({
+    filename: file,
+    columnData: [
+      { name: 'Time', data: [t(0), t(4), t(4), t(12), t(16)], type: 'TIMESTAMP' },
+      { name: 'Open', data: [1.1, 1.2, 1.2, 1.3, 1.4], type: 'DOUBLE' },
+      { name: 'High', data: [1.2, 1.3, 1.3, 1.2, 1.5], type: 'DOUBLE' },
+      { name: 'Low', data: [1.0, 1.1, 1.1, 1.25, 1.3], type: 'DOUBLE' },
+      { name: 'Close', data: [1.15, 1.25, 1.25, 1.3, 1.45], type: 'DOUBLE' },
+    ],
+  });
+  const s = await loadOhlcv(file, { onBadRow: 'skip' });
+  expect(s.badRows.map((b) => `${b.line}: ${b.message}`)).toEqual(['3: duplicate timestamp 2021-01-04 04:00:00 (also on line 2)', '4: High 1.2 is below Low 1.25']);
+  expect(Array.from(s.close)).toEqual([1.15, 1.25, 1.45]);
+  expect(formatTime(s.time[2]!)).toBe('2021-01-04 16:00:00');
+  const cli = await runCli(['data', 'validate', file]);
+  expect(cli.code).toBe(1);
+  expect(cli.stdout).toBe(`${file}:3: duplicate timestamp 2021-01-04 04:00:00 (also on line 2)\n${file}:4: High 1.2 is below Low 1.25\n`);
+
+  const text = path.join(tmp, 'bars-text.parquet');
+  parquetWriteFile({
+    filename: text,
+    columnData: [
+      { name: 'Date', data: ['2021-01-04', '2021-01-05'], type: 'STRING' },
+      { name: 'Close', data: [10, 11], type: 'DOUBLE' },
+    ],
+  });
+  const d = await loadOhlcv(text);
+  expect(Array.from(d.time, formatTime)).toEqual(['2021-01-04', '2021-01-05']);
+});

@@ -9,6 +9,7 @@ import { BadRowLog, DataError, fileError, type BadRow, type OnBadRow } from '../
 import { readCsvRecords, readLines, type CsvRecord } from '../stream.js';
 import { detectTimeFormat, formatTime, parseTime, TIME_FORMATS, type TimeFormat } from '../time.js';
 import { describeDelimiter, detectDelimiter, fieldCountProblem, isNumberText, normalizeName, parseNumberField } from './common.js';
+import { isParquet, parquetColumns, readParquetRows } from './parquet.js';
 
 export type PriceField = 'open' | 'high' | 'low' | 'close' | 'adjClose';
 export type BarField = PriceField | 'volume';
@@ -132,6 +133,7 @@ async function peek(file: string): Promise<{ first?: string; second?: string; li
 }
 
 export async function loadOhlcv(file: string, options: OhlcvOptions = {}): Promise<OhlcvSeries> {
+  if (isParquet(file)) return loadOhlcvParquet(file, options);
   const log = new BadRowLog(file, options.onBadRow ?? 'error');
   const { first } = await peek(file);
   if (first === undefined) throw fileError(file, 'file is empty (expected a header line and OHLCV rows)', undefined, 'empty');
@@ -155,15 +157,8 @@ export async function loadOhlcv(file: string, options: OhlcvOptions = {}): Promi
     throw new DataError(`timeFormat must be one of ${TIME_FORMATS.join(', ')}, got ${JSON.stringify(options.timeFormat)}`);
   }
   const layout = layoutFor(file, columns);
-  const present = Object.keys(layout.fields) as BarField[];
-  const values: Record<BarField, number[]> = { open: [], high: [], low: [], close: [], adjClose: [], volume: [] };
-  const time: number[] = [];
-  const lines: number[] = [];
-  let timeFormat = options.timeFormat;
-  let lastTime = NaN;
-  let lastLine = 0;
+  const bars = new BarBuilder(file, Object.keys(layout.fields) as BarField[], log, options.timeFormat);
   let dataRows = 0;
-
   let headerPending = header;
   for await (const rec of readCsvRecords(file, { delimiter })) {
     // The first record is the header even when blank lines come before it.
@@ -173,62 +168,131 @@ export async function loadOhlcv(file: string, options: OhlcvOptions = {}): Promi
     }
     dataRows++;
     const problems = checkRecord(rec, columns.length, delimiter);
-    let t = NaN;
-    if (problems.length === 0) {
-      const tt = timeText(rec.fields, layout).trim();
-      if (tt === '') problems.push('missing time');
-      else {
-        timeFormat ??= detectTimeFormat(tt);
-        t = timeFormat === undefined ? NaN : parseTime(tt, timeFormat);
-        if (Number.isNaN(t)) {
-          problems.push(`unparsable time ${JSON.stringify(tt)}${timeFormat ? ` (expected the ${timeFormat} format of the first row)` : ''}`);
-        } else if (t === lastTime) {
-          problems.push(`duplicate timestamp ${formatTime(t)} (also on line ${lastLine})`);
-        } else if (t < lastTime) {
-          problems.push(`out-of-order timestamp ${formatTime(t)} comes after ${formatTime(lastTime)} on line ${lastLine}`);
-        }
-      }
-      const row: Partial<Record<BarField, number>> = {};
-      for (const f of present) {
-        const parsed = parseNumberField(rec.fields[layout.fields[f]!]!, LABEL[f]);
-        if (parsed.problem) problems.push(parsed.problem);
-        else if (parsed.value < 0) problems.push(`negative ${LABEL[f]}: ${parsed.value}`);
-        row[f] = parsed.value;
-      }
-      if (row.high !== undefined && row.low !== undefined && row.high < row.low) {
-        problems.push(`High ${row.high} is below Low ${row.low}`);
-      }
-      if (problems.length === 0) {
-        time.push(t);
-        lines.push(rec.line);
-        for (const f of present) values[f].push(row[f]!);
-        lastTime = t;
-        lastLine = rec.line;
-        continue;
-      }
+    if (problems.length > 0) {
+      log.add(rec.line, problems.join('; '));
+      continue;
     }
-    log.add(rec.line, problems.join('; '));
+    const fields: Partial<Record<BarField, string>> = {};
+    for (const f of bars.present) fields[f] = rec.fields[layout.fields[f]!]!;
+    bars.add(rec.line, timeText(rec.fields, layout), fields);
   }
   if (dataRows === 0) {
     throw fileError(file, header ? `has a header (${columns.join(', ')}) but no data rows` : 'has no data rows', undefined, 'no-rows');
   }
-  const badRows = log.finish();
-  if (time.length === 0) throw fileError(file, `no valid rows: all ${badRows.length} data rows are bad (first: line ${badRows[0]!.line}: ${badRows[0]!.message})`);
+  return bars.finish({ columns, delimiter, header });
+}
 
-  const series: OhlcvSeries = {
-    file,
-    time: Float64Array.from(time),
-    close: Float64Array.from(values.close),
-    lines: Int32Array.from(lines),
-    columns,
-    delimiter,
-    header,
-    timeFormat: timeFormat!,
-    badRows,
-    skipped: badRows.length,
-  };
-  for (const f of present) if (f !== 'close') series[f] = Float64Array.from(values[f]);
-  return series;
+/**
+ * Validates bars one at a time against the last accepted one and collects the good ones. Shared by the text
+ * and Parquet paths, so both report the same problems in the same words.
+ */
+class BarBuilder {
+  private readonly values: Record<BarField, number[]> = { open: [], high: [], low: [], close: [], adjClose: [], volume: [] };
+  private readonly time: number[] = [];
+  private readonly lines: number[] = [];
+  private lastTime = NaN;
+  private lastLine = 0;
+
+  constructor(
+    private readonly file: string,
+    readonly present: BarField[],
+    private readonly log: BadRowLog,
+    private timeFormat: TimeFormat | undefined,
+  ) {}
+
+  /** `timeValue` is text (detected format), a Date, or epoch milliseconds; field values text or numbers. */
+  add(line: number, timeValue: unknown, fields: Partial<Record<BarField, unknown>>): void {
+    const problems: string[] = [];
+    const t = this.parseTimeValue(timeValue, problems);
+    if (!Number.isNaN(t)) {
+      if (t === this.lastTime) problems.push(`duplicate timestamp ${formatTime(t)} (also on line ${this.lastLine})`);
+      else if (t < this.lastTime) problems.push(`out-of-order timestamp ${formatTime(t)} comes after ${formatTime(this.lastTime)} on line ${this.lastLine}`);
+    }
+    const row: Partial<Record<BarField, number>> = {};
+    for (const f of this.present) {
+      const v = fields[f];
+      const parsed =
+        typeof v === 'number' || typeof v === 'bigint'
+          ? Number.isFinite(Number(v))
+            ? { value: Number(v) }
+            : { value: NaN, problem: Number.isNaN(Number(v)) ? `${LABEL[f]} is NaN` : `${LABEL[f]} is not finite: ${String(v)}` }
+          : parseNumberField(v === null || v === undefined ? '' : String(v), LABEL[f]);
+      if (parsed.problem) problems.push(parsed.problem);
+      else if (parsed.value < 0) problems.push(`negative ${LABEL[f]}: ${parsed.value}`);
+      row[f] = parsed.value;
+    }
+    if (row.high !== undefined && row.low !== undefined && row.high < row.low) {
+      problems.push(`High ${row.high} is below Low ${row.low}`);
+    }
+    if (problems.length > 0) {
+      this.log.add(line, problems.join('; '));
+      return;
+    }
+    this.time.push(t);
+    this.lines.push(line);
+    for (const f of this.present) this.values[f].push(row[f]!);
+    this.lastTime = t;
+    this.lastLine = line;
+  }
+
+  private parseTimeValue(v: unknown, problems: string[]): number {
+    if (v instanceof Date) {
+      const t = v.getTime();
+      if (Number.isNaN(t)) problems.push('invalid time');
+      this.timeFormat ??= 'unix-ms';
+      return t;
+    }
+    if (typeof v === 'number' || typeof v === 'bigint') v = String(v);
+    const tt = typeof v === 'string' ? v.trim() : '';
+    if (tt === '') {
+      problems.push('missing time');
+      return NaN;
+    }
+    this.timeFormat ??= detectTimeFormat(tt);
+    const t = this.timeFormat === undefined ? NaN : parseTime(tt, this.timeFormat);
+    if (Number.isNaN(t)) problems.push(`unparsable time ${JSON.stringify(tt)}${this.timeFormat ? ` (expected the ${this.timeFormat} format of the first row)` : ''}`);
+    return t;
+  }
+
+  finish(meta: { columns: string[]; delimiter: string; header: boolean }): OhlcvSeries {
+    const badRows = this.log.finish();
+    if (this.time.length === 0) {
+      throw fileError(this.file, `no valid rows: all ${badRows.length} data rows are bad (first: line ${badRows[0]!.line}: ${badRows[0]!.message})`, undefined, 'bad-rows');
+    }
+    const series: OhlcvSeries = {
+      file: this.file,
+      time: Float64Array.from(this.time),
+      close: Float64Array.from(this.values.close),
+      lines: Int32Array.from(this.lines),
+      ...meta,
+      timeFormat: this.timeFormat!,
+      badRows,
+      skipped: badRows.length,
+    };
+    for (const f of this.present) if (f !== 'close') series[f] = Float64Array.from(this.values[f]);
+    return series;
+  }
+}
+
+/**
+ * OHLCV rows from a Parquet file (columns named as in a CSV header). A TIMESTAMP column arrives as Date; a
+ * text column is parsed like CSV text; integers are read as Unix seconds or milliseconds by their length.
+ */
+export async function loadOhlcvParquet(file: string, options: Pick<OhlcvOptions, 'onBadRow' | 'timeFormat'> = {}): Promise<OhlcvSeries> {
+  const log = new BadRowLog(file, options.onBadRow ?? 'error');
+  const columns = await parquetColumns(file);
+  const layout = layoutFor(file, columns);
+  const bars = new BarBuilder(file, Object.keys(layout.fields) as BarField[], log, options.timeFormat);
+  let rows = 0;
+  for await (const { value, line } of readParquetRows(file)) {
+    rows++;
+    const fields: Partial<Record<BarField, unknown>> = {};
+    for (const f of bars.present) fields[f] = value[columns[layout.fields[f]!]!];
+    const timeValue = typeof layout.time === 'number' ? value[columns[layout.time]!] : `${String(value[columns[layout.time[0]]!] ?? '')} ${String(value[columns[layout.time[1]]!] ?? '')}`;
+    bars.add(line, timeValue, fields);
+  }
+  if (rows === 0) throw fileError(file, 'has no rows', undefined, 'no-rows');
+  return bars.finish({ columns, delimiter: '', header: true });
 }
 
 function checkRecord(rec: CsvRecord, expected: number, delimiter: string): string[] {
