@@ -83,11 +83,22 @@ export function lossRows(r: StudyResults): Row[] {
   return rows;
 }
 
+/**
+ * A forecast far outside the window's prices (an untrained model writing 99.9999 for EURUSD) would flatten
+ * the true path into a line; values beyond the known-and-true range widened by twice its width are drawn at
+ * that edge and flagged `clipped` (the tables keep the real errors).
+ */
 export function pathRows(r: StudyResults): Row[] {
   const rows: Row[] = [];
   r.paths.forEach((p, i) => {
     const win = `window ${i + 1} (${p.t0.slice(0, 10)})`;
     const n = p.context.length;
+    const seen = [...p.context, ...p.true];
+    const lo0 = Math.min(...seen);
+    const hi0 = Math.max(...seen);
+    const pad = 2 * Math.max(hi0 - lo0, 1e-9 * Math.abs(hi0));
+    const clip = (v: number): { value: number; clipped: boolean } =>
+      v < lo0 - pad ? { value: lo0 - pad, clipped: true } : v > hi0 + pad ? { value: hi0 + pad, clipped: true } : { value: v, clipped: false };
     p.context.forEach((v, k) => rows.push({ window: win, series: 'known', step: k - n + 1, value: v }));
     // The true path starts at the last known value so the lines join up.
     const last = p.context[n - 1]!;
@@ -96,7 +107,7 @@ export function pathRows(r: StudyResults): Row[] {
     for (const [m, pred] of Object.entries(p.predicted)) {
       if (!pred.length) continue;
       rows.push({ window: win, series: m, step: 0, value: last });
-      pred.forEach((v, h) => rows.push({ window: win, series: m, step: h + 1, value: v }));
+      pred.forEach((v, h) => rows.push({ window: win, series: m, step: h + 1, ...clip(v) }));
     }
   });
   return rows;
@@ -155,7 +166,9 @@ export function buildCharts(r: StudyResults, o: ChartOptions = {}): Chart[] {
     charts.push({
       id: 'paths',
       title: 'Predicted vs true paths',
-      caption: 'A few test windows (first seed): the known part (steps ≤ 0), the true continuation and each method’s forecast, in price units.',
+      caption:
+        'A few test windows (first seed): the known part (steps ≤ 0), the true continuation and each method’s forecast, in price units. ' +
+        'Forecasts far outside the window’s range are drawn at the plot’s edge (hollow points).',
       rows: paths,
       spec: {
         data: { values: paths },
@@ -163,12 +176,25 @@ export function buildCharts(r: StudyResults, o: ChartOptions = {}): Chart[] {
         spec: {
           width: 220,
           height: 200,
-          mark: { type: 'line', point: true },
-          encoding: {
-            x: { field: 'step', type: 'quantitative', title: 'bar (0 = last known)' },
-            y: { field: 'value', type: 'quantitative', title: 'close', scale: { zero: false } },
-            color: { field: 'series', type: 'nominal' },
-          },
+          layer: [
+            {
+              mark: { type: 'line' },
+              encoding: {
+                x: { field: 'step', type: 'quantitative', title: 'bar (0 = last known)' },
+                y: { field: 'value', type: 'quantitative', title: 'close', scale: { zero: false } },
+                color: { field: 'series', type: 'nominal' },
+              },
+            },
+            {
+              mark: { type: 'point', size: 30 },
+              encoding: {
+                x: { field: 'step', type: 'quantitative' },
+                y: { field: 'value', type: 'quantitative' },
+                color: { field: 'series', type: 'nominal' },
+                fill: { condition: { test: 'datum.clipped', value: 'white' }, field: 'series', type: 'nominal' },
+              },
+            },
+          ],
         },
         resolve: { scale: { y: 'independent' } },
       },
@@ -231,7 +257,7 @@ export function buildCharts(r: StudyResults, o: ChartOptions = {}): Chart[] {
                 y: { field: 'skill', type: 'quantitative' },
                 color: { field: 'method', type: 'nominal' },
                 fill: { condition: { test: 'datum.pareto', field: 'method', type: 'nominal' }, value: 'white' },
-                shape: { field: 'pareto', type: 'nominal', title: 'Pareto front' },
+                shape: { field: 'pareto', type: 'nominal', title: 'on the Pareto front', legend: { symbolStrokeColor: '#444', symbolFillColor: '#444' } },
               },
             },
           ],

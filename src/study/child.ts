@@ -56,13 +56,13 @@ function byteTokenStrings(vocabSize: number): string[] {
  * leading spaces allowed: the prompt already ends with the separator, exactly as in training, and an untrained
  * model would otherwise emit spaces until it runs out of room.
  */
-function forecastText(model: CausalLM, strings: string[], prompt: string, lastKnownScaled: number, o: { horizon: number; precision: number; allowNegative: boolean; maxIntDigits: number; samples: number; temperature: number; topP?: number; seed: number }): { predicted: number[]; raw: string; latency_ms: number } {
+function forecastText(model: CausalLM, strings: string[], prompt: string, lastKnownScaled: number, o: { horizon: number; precision: number; allowNegative: boolean; maxIntDigits: number; samples: number; doSample: boolean; temperature: number; topP?: number; seed: number }): { predicted: number[]; raw: string; latency_ms: number } {
   const ids = Array.from(byteIds(prompt));
   const K = o.samples;
   const t0 = performance.now();
   const res = generate(model, Array.from({ length: K }, () => ids), {
-    maxNewTokens: o.horizon * (o.precision + 12),
-    doSample: K > 1,
+    maxNewTokens: numberBytes(o) * o.horizon,
+    doSample: K > 1 || o.doSample,
     temperature: o.temperature,
     topP: o.topP,
     seed: o.seed,
@@ -129,13 +129,25 @@ function artefactBytes(runDir: string): number {
   return model.length ? model.reduce((s, f) => s + fs.statSync(path.join(last, f)).size, 0) : dirBytes(last);
 }
 
+/** Longest a number can be in bytes under the constraint: sign, integer digits, point, decimals, separator. */
+function numberBytes(o: { precision: number; allowNegative: boolean; maxIntDigits: number }): number {
+  return (o.allowNegative ? 1 : 0) + o.maxIntDigits + 1 + o.precision + 1;
+}
+
+/**
+ * Integer digits the forecaster may write: as many as the training answers ever had — plus one for scaled
+ * values (a move larger than any seen is possible), none extra for raw prices (EURUSD at 1.1 never needs 11.1).
+ */
+function maxIntDigitsOf(data: StudyData): number {
+  let d = 1;
+  for (const t of data.train) for (const x of t.targetText.split(' ')) d = Math.max(d, x.replace(/^-/, '').split('.')[0]!.length);
+  return data.cfg.scaling === 'raw' ? d : d + 1;
+}
+
 function forecastWindows(model: CausalLM, data: StudyData, spec: ChildSpec, windows: PriceWindow[], tag: string): ForecastRecord[] {
   const { config, run } = spec;
   const cfg: WindowConfig = data.cfg;
   const strings = byteTokenStrings(model.lm_head.weight.shape[0]!);
-  // No more integer digits than the training answers ever had, plus one: a number can be new, not absurd.
-  let intDigits = 1;
-  for (const t of data.train) for (const x of t.targetText.split(' ')) intDigits = Math.max(intDigits, x.replace(/^-/, '').split('.')[0]!.length);
   const out: ForecastRecord[] = [];
   windows.forEach((w, i) => {
     // The last known value in text units: where "no change" sits, for the samples' direction agreement.
@@ -144,8 +156,9 @@ function forecastWindows(model: CausalLM, data: StudyData, spec: ChildSpec, wind
       horizon: cfg.horizon,
       precision: cfg.precision ?? 1,
       allowNegative: cfg.scaling !== 'raw',
-      maxIntDigits: intDigits + 1,
+      maxIntDigits: maxIntDigitsOf(data),
       samples: config.generation.samples,
+      doSample: config.generation.sample,
       temperature: config.generation.temperature,
       topP: config.generation.topP,
       seed: run.seed * 100_003 + i,
@@ -185,8 +198,8 @@ export async function runChild(spec: ChildSpec): Promise<RunResult> {
   if (longest > ctx) {
     throw new Error(`a window line is ${longest} tokens but model ${run.model.name} has a context of ${ctx}; lower data.known or data.horizon, or data.precision`);
   }
-  // The forecaster leaves room for horizon × (precision + 12) new tokens after the prompt; all must fit the context.
-  const room = data.cfg.horizon * ((data.cfg.precision ?? 0) + 12);
+  // The forecaster leaves room for the longest numbers the constraint allows; prompt and answer must fit the context.
+  const room = data.cfg.horizon * numberBytes({ precision: data.cfg.precision ?? 1, allowNegative: data.cfg.scaling !== 'raw', maxIntDigits: maxIntDigitsOf(data) });
   const longestPrompt = Math.max(0, ...data.test.map((w) => byteIds(w.knownText + data.cfg.separator).length));
   if (spec.generate && longestPrompt + room > ctx) {
     throw new Error(

@@ -98,6 +98,8 @@ export interface TrainingSpec {
 export interface GenerationSpec {
   /** 1 = greedy constrained decoding; K > 1 = K samples, scored by their median. */
   samples: number;
+  /** Sample even with one forecast per window (the article's do_sample); default: greedy when samples = 1. */
+  sample: boolean;
   temperature: number;
   topP?: number;
 }
@@ -148,6 +150,13 @@ function num(o: Obj, key: string, where: string, dflt: number | undefined, check
 const posInt = (x: number): boolean => Number.isInteger(x) && x >= 1;
 const nonNegInt = (x: number): boolean => Number.isInteger(x) && x >= 0;
 const positive = (x: number): boolean => Number.isFinite(x) && x > 0;
+
+function bool(o: Obj, key: string, where: string, dflt: boolean): boolean {
+  const v = o[key];
+  if (v === undefined || v === null) return dflt;
+  if (typeof v !== 'boolean') throw new ConfigError(`${where}.${key} must be true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
 
 function str(o: Obj, key: string, where: string, dflt?: string): string {
   const v = o[key];
@@ -302,6 +311,7 @@ export function resolveStudyConfig(raw: unknown, baseDir: string, overrides: { q
   const g = isObj(raw.generation) ? raw.generation : {};
   const generation: GenerationSpec = {
     samples: num(g, 'samples', 'generation', 1, posInt, 'a positive integer'),
+    sample: bool(g, 'sample', 'generation', false),
     temperature: num(g, 'temperature', 'generation', 1, positive, 'a positive number'),
     topP: g.topP === undefined ? undefined : num(g, 'topP', 'generation', undefined, (x) => x > 0 && x <= 1, 'a number in (0, 1]'),
   };
