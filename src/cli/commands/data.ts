@@ -343,7 +343,21 @@ async function fromReviewsCommand(file: string, o: { generations: string; out: s
 }
 
 export function register(program: Command): void {
-  const data = program.command('data').description('Validate, inspect and window market data and text data sets');
+  const data = program
+    .command('data')
+    .description('Validate, inspect and window market data and text data sets')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ fintune data validate ../shared/data/forex/EURUSD_H4.csv
+  $ fintune data inspect ../shared/data/stocknet/price/AAPL.csv
+  $ fintune data windows ../shared/data/forex/EURUSD_H4.csv --preset mql5 --split 2019-01-01,2020-07-01 --out runs/eurusd
+  $ fintune data stocknet ../shared/data/stocknet --out runs/stocknet
+  $ fintune data fingpt ../shared/data/stocknet --tickers AAPL --out runs/fingpt
+
+See docs/data.md for the formats, the validation rules, the transforms and the split rules.`,
+    );
 
   addReadOptions(
     data
