@@ -84,6 +84,23 @@ describe('shipped files load with the right counts and spans', () => {
     expect(table[0]).toEqual({ sector: 'Basic Matierials', symbol: 'XOM', company: 'Exxon Mobil Corporation' });
   });
 
+  test('every StockNet file: 92,232 tweets as the README says; GMRE prices are header-only', async () => {
+    const dir = path.join(DATA, 'stocknet');
+    let tweets = 0;
+    for (const f of fs.readdirSync(path.join(dir, 'tweets'))) tweets += (await loadStockNetTweets(path.join(dir, 'tweets', f))).tweets.length;
+    expect(tweets).toBe(92232);
+    const noRows: string[] = [];
+    for (const f of fs.readdirSync(path.join(dir, 'price'))) {
+      try {
+        await loadStockNetPrices(path.join(dir, 'price', f));
+      } catch (err) {
+        expect((err as DataError).kind).toBe('no-rows');
+        noRows.push(f);
+      }
+    }
+    expect(noRows).toEqual(['GMRE.csv']);
+  });
+
   test('labelled finance tweets: records, not lines (quoted texts hold newlines)', async () => {
     // The README counts lines (9,938 / 2,486); 184 + 43 texts span several lines, so there are fewer records.
     const train = await loadLabelledTweets(path.join(DATA, 'fin-tweets-sentiment/sent_train.csv'));
