@@ -1,5 +1,7 @@
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { parityBackends } from '../helpers/backends.js';
+import { setBackend } from '../../src/tensor/index.js';
 import { generate } from '../../src/generate/generate.js';
 import { NumericListConstraint, parseNumberList } from '../../src/generate/constrained.js';
 import { loadModel } from '../../src/models/load.js';
@@ -7,7 +9,8 @@ import { GPT2 } from '../../src/models/gpt2.js';
 import { FIXTURES } from '../helpers/paths.js';
 import { get, maxAbsDiff, readReference } from '../helpers/fixtures.js';
 
-describe('KV-cache decoding reproduces the greedy fixtures', () => {
+describe.each(parityBackends())('KV-cache decoding reproduces the greedy fixtures, %s backend', (_name, backend) => {
+  beforeEach(() => void setBackend(backend));
   for (const [folder, tol] of [
     ['gpt2-tiny-trained', 5e-4],
     ['llama-tiny-trained', 5e-4],

@@ -1,17 +1,19 @@
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { loadGPT2 } from '../../src/models/load.js';
 import { AdamW } from '../../src/nn/optim.js';
-import { crossEntropy, fromArray, noGrad, getBackend } from '../../src/tensor/index.js';
+import { crossEntropy, fromArray, noGrad } from '../../src/tensor/index.js';
 import { readSafetensors, toFloat32 } from '../../src/io/safetensors.js';
 import { FIXTURES } from '../helpers/paths.js';
 import { get, maxAbsDiff, readReference, relErr } from '../helpers/fixtures.js';
+import { parityBackends } from '../helpers/backends.js';
+import { setBackend } from '../../src/tensor/index.js';
 
 const dir = path.join(FIXTURES, 'gpt2-tiny');
 const ref = readReference('gpt2-tiny');
-console.log(`backend: ${getBackend().name} (${getBackend().simd})`);
 
-describe('GPT-2 against the PyTorch fixtures (gpt2-tiny)', () => {
+describe.each(parityBackends())('GPT-2 against the PyTorch fixtures (gpt2-tiny), %s backend', (_name, backend) => {
+  beforeEach(() => void setBackend(backend));
   it('reproduces logits and loss, and every gradient', () => {
     const model = loadGPT2(dir);
     const ids = get(ref, 'input_ids');
@@ -78,7 +80,8 @@ describe('GPT-2 against the PyTorch fixtures (gpt2-tiny)', () => {
   });
 });
 
-describe('GPT-2 greedy steps (gpt2-tiny-trained), by full recomputation', () => {
+describe.each(parityBackends())('GPT-2 greedy steps (gpt2-tiny-trained), by full recomputation, %s backend', (_name, backend) => {
+  beforeEach(() => void setBackend(backend));
   it('reproduces every step logit and token (tells tanh GELU from exact)', () => {
     const tref = readReference('gpt2-tiny-trained');
     const model = loadGPT2(path.join(FIXTURES, 'gpt2-tiny-trained'));

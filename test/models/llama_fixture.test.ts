@@ -1,11 +1,14 @@
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { parityBackends } from '../helpers/backends.js';
+import { setBackend } from '../../src/tensor/index.js';
 import { loadModel } from '../../src/models/load.js';
 import { crossEntropy, fromArray, noGrad } from '../../src/tensor/index.js';
 import { FIXTURES } from '../helpers/paths.js';
 import { get, maxAbsDiff, readReference, relErr } from '../helpers/fixtures.js';
 
-describe('Llama against the PyTorch fixtures (llama-tiny)', () => {
+describe.each(parityBackends())('Llama against the PyTorch fixtures, %s backend', (_name, backend) => {
+  beforeEach(() => void setBackend(backend));
   it('reproduces logits, loss and every gradient', () => {
     const ref = readReference('llama-tiny');
     const model = loadModel(path.join(FIXTURES, 'llama-tiny'));
