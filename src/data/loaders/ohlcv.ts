@@ -115,27 +115,16 @@ function timeText(fields: string[], layout: Layout): string {
   return typeof layout.time === 'number' ? (fields[layout.time] ?? '') : `${fields[layout.time[0]] ?? ''} ${fields[layout.time[1]] ?? ''}`;
 }
 
-/** Reads up to two non-empty lines to detect delimiter and header without reading the file. */
-async function peek(file: string): Promise<{ first?: string; second?: string; lines: number }> {
-  let first: string | undefined;
-  let second: string | undefined;
-  let lines = 0;
-  for await (const l of readLines(file)) {
-    lines++;
-    if (l.text.trim() === '') continue;
-    if (first === undefined) first = l.text;
-    else {
-      second = l.text;
-      break;
-    }
-  }
-  return { first, second, lines };
+/** The first non-empty line, for delimiter and header detection, without reading the rest of the file. */
+async function firstNonEmptyLine(file: string): Promise<string | undefined> {
+  for await (const l of readLines(file)) if (l.text.trim() !== '') return l.text;
+  return undefined;
 }
 
 export async function loadOhlcv(file: string, options: OhlcvOptions = {}): Promise<OhlcvSeries> {
   if (isParquet(file)) return loadOhlcvParquet(file, options);
   const log = new BadRowLog(file, options.onBadRow ?? 'error');
-  const { first } = await peek(file);
+  const first = await firstNonEmptyLine(file);
   if (first === undefined) throw fileError(file, 'file is empty (expected a header line and OHLCV rows)', undefined, 'empty');
 
   const delimiter = options.delimiter ?? detectDelimiter(first);
