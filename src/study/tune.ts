@@ -66,7 +66,10 @@ function keyOf(values: Record<string, number>): string {
 function methodWith(base: MethodSpec, values: Record<string, number>, index: number): MethodSpec {
   const params = { ...base.params };
   for (const [k, v] of Object.entries(values)) if (k.startsWith('params.')) params[k.slice(7)] = v;
-  return { ...base, name: `${base.name}-trial-${index}`, lr: values.lr ?? base.lr, lrSweep: undefined, params };
+  // Named by its values, not its index: a re-run (or another strategy in the same folder) finds a finished trial
+  // under the same name only if it had the same values.
+  void index;
+  return { ...base, name: `${base.name}-t-${keyOf(values).replace(/[^A-Za-z0-9._-]/g, '_')}`, lr: values.lr ?? base.lr, lrSweep: undefined, params };
 }
 
 export async function tune(config: StudyConfig, o: TuneOptions): Promise<TuneResult> {
@@ -96,15 +99,21 @@ export async function tune(config: StudyConfig, o: TuneOptions): Promise<TuneRes
   if (o.strategy === 'grid') {
     for (const p of gridOf(o.space)) await evaluate(p);
   } else if (o.strategy === 'random') {
-    for (let i = 0; i < o.trials; i++) await evaluate(randomPoint());
+    // Sampling without replacement: a repeated point would cost a trial and teach nothing.
+    const size = gridOf(o.space).length;
+    while (trials.length < Math.min(o.trials, size)) await evaluate(randomPoint());
   } else {
     // Genetic: a small population; each generation keeps the better half, and children take each value from
     // one of two parents, with a mutation moving a value to a neighbouring candidate.
     const popSize = Math.max(2, Math.min(6, Math.ceil(o.trials / 3)));
     let pop: Trial[] = [];
-    for (let i = 0; i < popSize && trials.length < o.trials; i++) pop.push(await evaluate(randomPoint()));
+    const size = gridOf(o.space).length;
+    while (pop.length < popSize && trials.length < Math.min(o.trials, size)) {
+      const t = await evaluate(randomPoint());
+      if (!pop.includes(t)) pop.push(t);
+    }
     let stale = 0;
-    while (trials.length < o.trials && stale < 3 * o.trials) {
+    while (trials.length < Math.min(o.trials, size) && stale < 3 * o.trials) {
       const ranked = [...pop].sort((a, b) => (a.valLoss ?? Infinity) - (b.valLoss ?? Infinity));
       const parents = ranked.slice(0, Math.max(2, Math.ceil(ranked.length / 2)));
       const a = pick(parents);
@@ -118,9 +127,14 @@ export async function tune(config: StudyConfig, o: TuneOptions): Promise<TuneRes
         }
         child[k] = v;
       }
-      const before = trials.length;
-      const t = await evaluate(child);
-      if (trials.length === before) stale++;
+      let t = seen.get(keyOf(child));
+      if (t) {
+        // Already tried: explore an untried point instead, so a small space is covered rather than re-bred.
+        const untried = gridOf(o.space).filter((p) => !seen.has(keyOf(p)));
+        if (untried.length === 0) break;
+        stale++;
+        t = await evaluate(pick(untried));
+      } else t = await evaluate(child);
       pop = [...parents, t];
     }
   }

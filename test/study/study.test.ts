@@ -135,3 +135,20 @@ describe('fintune study', () => {
     expect(resolveStudyConfig(base, ROOT).seeds).toEqual([0, 1, 2]);
   });
 });
+
+describe('fintune tune', () => {
+  it('searches on validation loss only, covers a small space without repeats and says how many trials ran', { timeout: 90_000 }, async () => {
+    const { tune } = await import('../../src/study/tune.js');
+    const tuneOut = fs.mkdtempSync(path.join(os.tmpdir(), 'fintune-tune-'));
+    const config = { ...tinyConfig(), data: { ...tinyConfig().data, forgetting: undefined } };
+    const r = await tune(config, { out: tuneOut, method: 'full', strategy: 'genetic', trials: 5, space: { lr: [1e-3, 1e-2] }, childArgv: CHILD, log: () => {} });
+    // Only two distinct points exist: both are tried once, not five times.
+    expect(r.trialsRun).toBe(2);
+    expect(r.trials.map((t) => t.values.lr).sort()).toEqual([1e-3, 1e-2]);
+    expect(r.trials.every((t) => t.valLoss !== null && Number.isFinite(t.valLoss))).toBe(true);
+    expect(r.best!.valLoss).toBe(Math.min(...r.trials.map((t) => t.valLoss!)));
+    // No test forecasts were made for any trial.
+    expect(fs.readdirSync(path.join(tuneOut, 'runs/tiny')).every((d) => !fs.existsSync(path.join(tuneOut, 'runs/tiny', d, 'seed-0/forecasts.jsonl')))).toBe(true);
+    expect(JSON.parse(fs.readFileSync(path.join(tuneOut, 'tune.json'), 'utf8')).trialsRun).toBe(2);
+  });
+});
