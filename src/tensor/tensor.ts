@@ -7,6 +7,8 @@
  */
 import type { Buf, StridedView } from './backend.js';
 import { backendFor } from './backends.js';
+// Offers the native backend to backends.ts, which uses it by default when the addon loads (native_backend.ts).
+import './native_backend.js';
 import { allocTyped, dtypeOfArray, isFloat, type AnyTypedArray, type DType, type FloatDType } from './dtype.js';
 import { newStorage, Storage, wrapStorage } from './storage.js';
 import type { Node } from './autograd.js';
