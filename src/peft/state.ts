@@ -77,10 +77,12 @@ export function withBaseOnly<T>(model: CausalLM, fn: () => T): T {
 export function registerAdapter(model: CausalLM, name: string, rec: AdapterRecord): void {
   const s = peftState(model);
   if (s.adapters.has(name)) throw new Error(`adapter "${name}" already exists on this model`);
-  const methods = new Set([...s.adapters.values()].map((r) => r.method));
-  const prompt = ['prefix', 'prompt'];
-  if (methods.size && (prompt.includes(rec.method) || [...methods].some((m) => prompt.includes(m))) && !methods.has(rec.method)) {
-    throw new Error(`adapter "${name}" (${rec.method}): prompt-learning methods cannot be mixed with other methods on one model, as in PEFT`);
+  // As PEFT's PeftModel: adapters on one model share a method (LoRA's variants count as one, so do the
+  // bottleneck placements); wrappers of different methods would otherwise nest and their saved keys collide.
+  const family = (m: string): string => (['houlsby', 'pfeiffer', 'parallel', 'mql5-stacked'].includes(m) ? 'bottleneck' : m);
+  const other = [...s.adapters.values()].find((r) => family(r.method) !== family(rec.method));
+  if (other) {
+    throw new Error(`adapter "${name}" (${rec.method}): this model already has ${other.method} adapters; adapters of different methods cannot be combined on one model, as in PEFT`);
   }
   s.adapters.set(name, rec);
   s.active = [name];
