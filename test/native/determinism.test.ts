@@ -29,7 +29,7 @@ function workload(): Float32Array[] {
   const g = view(randn(B * H * T * D, 7));
   const dq = view(new Float32Array(B * H * T * D)), dk = view(new Float32Array(B * H * T * D)), dv = view(new Float32Array(B * H * T * D));
   nb.attentionBackward(p, ao, lse, g, dq, dk, dv);
-  out.push(ao.data, lse, dq.data, dk.data, dv.data);
+  out.push(ao.data as Float32Array, lse, dq.data as Float32Array, dk.data as Float32Array, dv.data as Float32Array);
   const ids = new Int32Array(1000).map((_, i) => (i * 7) % 50);
   const dE = new Float32Array(50 * 64);
   nb.embeddingBackward(1000, 64, ids, randn(1000 * 64, 8), dE);
