@@ -32,6 +32,8 @@ export interface ForecastOptions {
   seed?: number;
   /** Turn off the numeric constraint (to measure how often a free model fails to parse). */
   unconstrained?: boolean;
+  /** Most integer digits a number may have (default the constraint's, 8): caps runaway numbers of weak models. */
+  maxIntDigits?: number;
 }
 
 export interface TextForecast {
@@ -78,7 +80,7 @@ export function forecastFromText(model: CausalLM, tok: ForecastTokenizer, contex
     seed: o.seed ?? 0,
     eosTokenId: [...tok.eosIds],
     constraints: strings
-      ? prompts.map(() => new NumericListConstraint(strings, { count: o.horizon, precision: o.precision, separator: sep, allowNegative: o.allowNegative ?? true, endTokenIds: [...tok.eosIds] }))
+      ? prompts.map(() => new NumericListConstraint(strings, { count: o.horizon, precision: o.precision, separator: sep, allowNegative: o.allowNegative ?? true, maxIntDigits: o.maxIntDigits, endTokenIds: [...tok.eosIds] }))
       : undefined,
   });
   const latency = performance.now() - t0;

@@ -18,6 +18,8 @@ export interface PriceForecastOptions {
   /** 1 = greedy (default); K > 1 samples K paths and takes the median. */
   samples?: number;
   temperature?: number;
+  /** Most integer digits per forecast number (see ForecastOptions.maxIntDigits). */
+  maxIntDigits?: number;
   /** Called after each window (progress). */
   onWindow?: (done: number, total: number) => void;
 }
@@ -56,6 +58,7 @@ export function forecastWindows(
       temperature: o.temperature,
       seed: o.seed ?? 0,
       allowNegative: cfg.scaling !== 'raw',
+      maxIntDigits: o.maxIntDigits,
     });
     const toPrice = (nums: number[]): number[] => decodeBars(nums.map((v) => [v]), lastKnown, w.ref, cfg).map((b) => b[b.length - 1]!);
     const rec: ForecastRecord = {
