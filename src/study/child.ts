@@ -34,6 +34,7 @@ import { VERSION } from '../version.js';
 import type { RunSpec, StudyConfig } from './config.js';
 import { byteIds, loadStudyData, windowExample, type StudyData } from './data.js';
 import { applyStudyMethod } from './methods.js';
+import { runMultiTask } from './multitask.js';
 import type { RunResult } from './results.js';
 
 export interface ChildSpec {
@@ -44,6 +45,8 @@ export interface ChildSpec {
   generate: boolean;
   /** Study-level: cap on test windows for the merged-latency measurement. */
   mergedLatencyWindows?: number;
+  /** 'multitask': the forecasting + sentiment adapters case (multitask.ts) instead of a grid run. */
+  mode?: 'run' | 'multitask';
 }
 
 /** What each id decodes to alone: bytes for 0–255, nothing above (so the constraint never picks those ids). */
@@ -190,6 +193,12 @@ export async function runChild(spec: ChildSpec): Promise<RunResult> {
   fs.mkdirSync(runDir, { recursive: true });
   const data = await loadStudyData(config);
   const model = buildModel(spec);
+  if (spec.mode === 'multitask') {
+    const multiTask = await runMultiTask(model, config, data, run.seed, meanLoss, contextOf(model));
+    const out = { id: run.id, kind: 'multitask', multiTask, wallSeconds: (performance.now() - t0) / 1000, peakRssMB: process.resourceUsage().maxRSS / 1024, finishedAt: new Date().toISOString() };
+    writeFileAtomic(path.join(runDir, 'result.json'), JSON.stringify(out, null, 1) + '\n');
+    return out as unknown as RunResult;
+  }
   const ctx = contextOf(model);
   const loss = config.training.loss;
   const trainEx = data.train.map((w) => windowExample(w, data.cfg, loss));

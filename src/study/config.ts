@@ -127,6 +127,8 @@ export interface StudyConfig {
    * into <out>/twin/ and compared in the report, with the leak's effect computed from both.
    */
   twin?: { protocol: 'honest' | 'mql5-leaky'; loss?: 'answer' | 'all' };
+  /** The multi-task case: a forecasting and a sentiment adapter of `method` on one base (first model, first seed). */
+  multiTask?: { method: string; lr: number; train: string; eval: string; maxTrain: number; maxEval: number };
 }
 
 export class ConfigError extends Error {}
@@ -328,6 +330,7 @@ export function resolveStudyConfig(raw: unknown, baseDir: string, overrides: { q
     generation,
     protocol: oneOf(raw, 'protocol', 'config', ['honest', 'mql5-leaky'] as const, 'honest'),
     twin: resolveTwin(raw.twin),
+    multiTask: resolveMultiTask(raw.multiTask, baseDir),
   };
 }
 
@@ -361,5 +364,24 @@ function resolveTwin(v: unknown): StudyConfig['twin'] {
   return {
     protocol: oneOf(v, 'protocol', 'twin', ['honest', 'mql5-leaky'] as const, 'honest'),
     loss: v.loss === undefined ? undefined : oneOf(v, 'loss', 'twin', ['answer', 'all'] as const, 'answer'),
+  };
+}
+
+function resolveMultiTask(v: unknown, baseDir: string): StudyConfig['multiTask'] {
+  if (v === undefined || v === null) return undefined;
+  if (!isObj(v)) throw new ConfigError('config.multiTask must be a mapping {method, train, eval, maxTrain, maxEval, lr}');
+  const method = str(v, 'method', 'multiTask', 'bitfit');
+  const file = (k: string): string => {
+    const f = path.resolve(baseDir, str(v, k, 'multiTask'));
+    if (!fs.existsSync(f)) throw new ConfigError(`multiTask.${k} ${f}: no such file`);
+    return f;
+  };
+  return {
+    method,
+    lr: num(v, 'lr', 'multiTask', DEFAULT_LR[method] ?? FALLBACK_LR, positive, 'a positive number'),
+    train: file('train'),
+    eval: file('eval'),
+    maxTrain: num(v, 'maxTrain', 'multiTask', 512, posInt, 'a positive integer'),
+    maxEval: num(v, 'maxEval', 'multiTask', 200, posInt, 'a positive integer'),
   };
 }

@@ -134,6 +134,23 @@ export function verdict(r: StudyResults): string[] {
   return out;
 }
 
+/** The multi-task case as table rows and one sentence from its numbers. */
+export function multiTaskSection(r: StudyResults): { rows: string[][]; text: string } | null {
+  const m = r.multiTask;
+  if (!m) return null;
+  const rows = m.rows.map((x) => [x.adapter, fmt(x.forecastValLoss), fmt(100 * x.sentimentAccuracy)]);
+  const f = m.rows.find((x) => x.adapter === 'forecasting')!;
+  const s = m.rows.find((x) => x.adapter === 'sentiment')!;
+  const b = m.rows.find((x) => x.adapter === 'none (base)')!;
+  const text =
+    `Two ${m.method} adapters on one base, ${m.steps} updates each. The forecasting adapter brought validation loss on the price windows from ${fmt(b.forecastValLoss)} to ${fmt(f.forecastValLoss)} ` +
+    `(with the sentiment adapter: ${fmt(s.forecastValLoss)}); the sentiment adapter scored ${fmt(100 * s.sentimentAccuracy)} % on ${m.sentimentEvalExamples} labelled tweets ` +
+    `(forecasting adapter ${fmt(100 * f.sentimentAccuracy)} %, base ${fmt(100 * b.sentimentAccuracy)} %, always the majority class ${fmt(100 * m.sentimentMajority)} %). ` +
+    `${s.sentimentAccuracy > m.sentimentMajority ? 'The sentiment adapter beats the majority class.' : 'The sentiment adapter does not beat always answering the majority class.'} ` +
+    `Serving both: base plus two adapters ${fmt(m.sharedMB)} MB against ${fmt(m.twoCopiesMB)} MB for two fully fine-tuned copies.`;
+  return { rows, text };
+}
+
 /** The leak paragraph for a study with a twin: computed from the two studies' numbers. */
 export function twinParagraph(r: StudyResults): string | null {
   const t = r.twin;
@@ -260,6 +277,10 @@ export async function renderReport(r: StudyResults, o: ReportOptions = {}): Prom
   }
   md.push('## Charts', '');
   for (const c of charts) md.push(`### ${c.title}`, '', `![${c.title}](charts/${c.id}.svg)`, '', c.caption, '');
+  const mt = multiTaskSection(r);
+  if (mt) {
+    md.push('## Multi-task: one base, two adapters', '', '| adapter | forecasting val. loss | sentiment accuracy % |', '| --- | --- | --- |', ...mt.rows.map((x) => `| ${x.join(' | ')} |`), '', mt.text, '');
+  }
   if (twin) md.push('## The leak, measured', '', twin, '');
   md.push('## Verdict', '', ...verdictLines.map((l) => `${l}\n`));
   const markdown = md.join('\n');
@@ -300,6 +321,11 @@ export async function renderReport(r: StudyResults, o: ReportOptions = {}): Prom
     h.push('</table>');
   }
   for (const c of charts) h.push(`<figure id="chart-${c.id}"><h3>${escapeHtml(c.title)}</h3>${inlineSvg(c.svg!)}<figcaption>${escapeHtml(c.caption)}</figcaption></figure>`);
+  if (mt) {
+    h.push('<h2>Multi-task: one base, two adapters</h2><table><tr><th>adapter</th><th>forecasting val. loss</th><th>sentiment accuracy %</th></tr>');
+    for (const x of mt.rows) h.push(`<tr>${x.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`);
+    h.push('</table>', `<p>${escapeHtml(mt.text)}</p>`);
+  }
   if (twin) h.push('<h2>The leak, measured</h2>', `<p>${escapeHtml(twin)}</p>`);
   h.push('<h2>Verdict</h2><div class="verdict">', ...verdictLines.map((l) => `<p>${escapeHtml(l)}</p>`), '</div>');
   const dataBlock: Record<string, Row[]> = Object.fromEntries(charts.map((c) => [c.id, c.rows]));

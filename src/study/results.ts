@@ -5,6 +5,7 @@
  */
 import type { DataSummary } from './data.js';
 import type { EvaluationResults, MethodResult } from '../eval/evaluate.js';
+import type { MultiTaskResult } from './multitask.js';
 
 export const STUDY_RESULTS_SCHEMA = 'fintune.study-results/1';
 
@@ -146,6 +147,8 @@ export interface StudyResults {
   backtest: BacktestSection | null;
   /** A twin study (the leaky recipe and its honest twin): the other side's headline numbers. */
   twin: TwinComparison | null;
+  /** The multi-task case (forecasting and sentiment adapters on one base), when configured and finished. */
+  multiTask?: MultiTaskResult | null;
 }
 
 export interface BacktestSection {

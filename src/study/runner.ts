@@ -21,6 +21,7 @@ import { VERSION } from '../version.js';
 import { runId, type MethodSpec, type ModelSpec, type RunSpec, type StudyConfig } from './config.js';
 import type { ChildSpec } from './child.js';
 import { loadStudyData } from './data.js';
+import type { MultiTaskResult } from './multitask.js';
 import {
   meanSd,
   modelResult,
@@ -119,7 +120,7 @@ export async function runStudy(config: StudyConfig, o: StudyOptions): Promise<St
   const sweeps: SweepSummary[] = [];
   let interrupted = false;
 
-  const execute = async (run: RunSpec, generate: boolean): Promise<RunResult | null> => {
+  const execute = async (run: RunSpec, generate: boolean, mode: ChildSpec['mode'] = 'run'): Promise<RunResult | null> => {
     const dir = runDirOf(o.out, run.id);
     const done = readResult(dir);
     if (done) {
@@ -132,7 +133,7 @@ export async function runStudy(config: StudyConfig, o: StudyOptions): Promise<St
       return null;
     }
     fs.mkdirSync(dir, { recursive: true });
-    const spec: ChildSpec = { config, run, runDir: dir, generate };
+    const spec: ChildSpec = { config, run, runDir: dir, generate, mode };
     const specFile = path.join(dir, 'spec.json');
     writeFileAtomic(specFile, JSON.stringify(spec, null, 1) + '\n');
     log(`study: ${run.id} (lr ${run.lr}) …`);
@@ -144,6 +145,10 @@ export async function runStudy(config: StudyConfig, o: StudyOptions): Promise<St
       failures.push({ id: run.id, error: msg });
       log(`study: ${run.id} FAILED: ${msg}`);
       return null;
+    }
+    if (mode === 'multitask') {
+      log(`study: ${run.id} done in ${r.seconds.toFixed(1)} s`);
+      return res;
     }
     res.processSeconds = r.seconds;
     writeFileAtomic(path.join(dir, 'result.json'), JSON.stringify(res, null, 1) + '\n');
@@ -174,7 +179,15 @@ export async function runStudy(config: StudyConfig, o: StudyOptions): Promise<St
       }
     }
   }
+  let multiTask: MultiTaskResult | null = null;
+  if (config.multiTask && !interrupted) {
+    const model = config.models[0]!;
+    const method = config.methods.find((m) => m.method === config.multiTask!.method) ?? { name: config.multiTask.method, method: config.multiTask.method, lr: config.multiTask.lr, params: {} };
+    const res = await execute({ id: `${model.name}/multitask/seed-${config.seeds[0]!}`, model, method, lr: config.multiTask.lr, seed: config.seeds[0]!, kind: 'sweep' }, false, 'multitask');
+    multiTask = (res as unknown as { multiTask?: MultiTaskResult } | null)?.multiTask ?? null;
+  }
   const studyResults = await aggregate(config, o.out, results, failures, sweeps);
+  studyResults.multiTask = multiTask;
   if (config.twin && !interrupted) {
     // The same grid under the other protocol, in its own folder (resumable like the main one).
     const twinConfig: StudyConfig = {

@@ -31,6 +31,13 @@ function tinyConfig(): StudyConfig {
       seeds: 1,
       budget: { rule: 'epochs', epochs: 0.5 },
       training: { batchSize: 16 },
+      multiTask: {
+        method: 'bitfit',
+        train: path.join(DATA, 'fin-tweets-sentiment/sent_train.csv'),
+        eval: path.join(DATA, 'fin-tweets-sentiment/sent_valid.csv'),
+        maxTrain: 64,
+        maxEval: 24,
+      },
     },
     ROOT,
   );
@@ -54,7 +61,7 @@ describe('fintune study', () => {
     const second = await runStudy(config, { out, childArgv: CHILD, log: (l) => logs.push(l) });
     expect(second.interrupted).toBe(false);
     expect(second.skipped).toEqual(['tiny/full/seed-0']);
-    expect(second.executed).toEqual(['tiny/bitfit/seed-0']);
+    expect(second.executed).toEqual(['tiny/bitfit/seed-0', 'tiny/multitask/seed-0']);
     expect(fs.readFileSync(doneFile, 'utf8')).toBe(stamp);
 
     const r = second.results;
@@ -80,6 +87,15 @@ describe('fintune study', () => {
     expect(r.curves.length).toBe(2);
     expect(r.paths.length).toBeGreaterThan(0);
     expect(r.data!.parts.map((p) => p.name)).toEqual(['train', 'val', 'test']);
+    // The multi-task case: the base and each adapter measured on both tasks, and what serving both costs.
+    const mt = r.multiTask!;
+    expect(mt.rows.map((x) => x.adapter)).toEqual(['none (base)', 'forecasting', 'sentiment']);
+    for (const x of mt.rows) {
+      expect(Number.isFinite(x.forecastValLoss)).toBe(true);
+      expect(x.sentimentAccuracy).toBeGreaterThanOrEqual(0);
+      expect(x.sentimentAccuracy).toBeLessThanOrEqual(1);
+    }
+    expect(mt.sharedMB).toBeLessThan(mt.twoCopiesMB);
   });
 
   it('writes a report whose tables and charts show the same numbers, and which opens offline', { timeout: 60_000 }, async () => {
@@ -117,6 +133,7 @@ describe('fintune study', () => {
     expect(md).toContain(anyWinner ? 'beat persistence significantly' : 'Nothing beat persistence');
     expect(md).toContain('## Environment');
     expect(md).toContain('## Data');
+    expect(md).toContain('## Multi-task: one base, two adapters');
   });
 
   it('rejects bad configs naming the key', () => {
