@@ -10,6 +10,7 @@ import { loadLabelledTweets, SENTIMENT_NAMES, type LabelledText } from '../data/
 import type { CausalLM } from '../models/common.js';
 import { noGrad } from '../tensor/autograd.js';
 import { crossEntropy, tidy } from '../tensor/index.js';
+import { createRng } from '../tensor/rng.js';
 import { fromArray } from '../tensor/tensor.js';
 import { exampleBatches, IGNORE_INDEX, ShuffledExamples, type Example } from '../train/data.js';
 import { Trainer } from '../train/trainer.js';
@@ -90,8 +91,11 @@ export async function runMultiTask(
   const B = config.training.batchSize;
   const fTrain = data.train.map((w) => windowExample(w, data.cfg, config.training.loss));
   const fVal = data.val.map((w) => windowExample(w, data.cfg, 'answer'));
-  const sTrainRows = (await loadLabelledTweets(mt.train, 'skip')).rows.slice(0, mt.maxTrain);
-  const sEvalRows = (await loadLabelledTweets(mt.eval, 'skip')).rows.slice(0, mt.maxEval);
+  // The files are grouped by label, so a head slice would hold one class only: sample with a fixed seed.
+  const sample = (rows: LabelledText[], n: number, stream: string): LabelledText[] =>
+    Array.from(createRng(seed, stream).permutation(rows.length).slice(0, n), (i) => rows[i]!);
+  const sTrainRows = sample((await loadLabelledTweets(mt.train, 'skip')).rows, mt.maxTrain, 'study.multitask.train');
+  const sEvalRows = sample((await loadLabelledTweets(mt.eval, 'skip')).rows, mt.maxEval, 'study.multitask.eval');
   const sTrain = sTrainRows.map(sentimentExample);
   // Same number of updates for both adapters: neither task gets more training than the other.
   const steps = Math.max(1, Math.ceil(((config.budget.rule === 'epochs' ? config.budget.epochs : 1) * fTrain.length) / B));

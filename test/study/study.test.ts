@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, resolveStudyConfig, type StudyConfig } from '../../src/study/config.js';
 import { costRows, skillCostRows } from '../../src/study/charts.js';
 import { readResults, writeReport } from '../../src/study/report.js';
@@ -45,6 +45,7 @@ function tinyConfig(): StudyConfig {
 
 const out = fs.mkdtempSync(path.join(os.tmpdir(), 'fintune-study-'));
 const logs: string[] = [];
+afterAll(() => fs.rmSync(out, { recursive: true, force: true }));
 
 describe('fintune study', () => {
   it('runs a small study on the tiny fixture and a slice of StockNet prices, and resumes after an interruption', { timeout: 90_000 }, async () => {
@@ -157,6 +158,7 @@ describe('fintune tune', () => {
   it('searches on validation loss only, covers a small space without repeats and says how many trials ran', { timeout: 90_000 }, async () => {
     const { tune } = await import('../../src/study/tune.js');
     const tuneOut = fs.mkdtempSync(path.join(os.tmpdir(), 'fintune-tune-'));
+    afterAll(() => fs.rmSync(tuneOut, { recursive: true, force: true }));
     const config = { ...tinyConfig(), data: { ...tinyConfig().data, forgetting: undefined } };
     const r = await tune(config, { out: tuneOut, method: 'full', strategy: 'genetic', trials: 5, space: { lr: [1e-3, 1e-2] }, childArgv: CHILD, log: () => {} });
     // Only two distinct points exist: both are tried once, not five times.
