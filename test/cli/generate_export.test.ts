@@ -31,6 +31,19 @@ describe('fintune CLI basics', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/nonexistent-folder/);
   });
+  it('export onnx --adapter merges a PEFT adapter first; generate --adapter applies it', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'fintune-cli-onnx-lora-'));
+    try {
+      const r = await runCli(['export', 'onnx', '--model', path.join(FIXTURES, 'gpt2-tiny'), '--adapter', path.join(FIXTURES, 'gpt2-tiny-lora'), '--out', out, '--json']);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const g = await runCli(['generate', '--model', path.join(FIXTURES, 'gpt2-tiny'), '--adapter', path.join(FIXTURES, 'gpt2-tiny-lora'), '--prompt-ids', '1,2,3', '--max-new-tokens', '3', '--json']);
+      expect(g.code).toBe(0);
+      expect(JSON.parse(g.stdout).ids).toHaveLength(3);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
   it('export onnx writes the transformers.js layout', async () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'fintune-cli-onnx-'));
     try {

@@ -4,6 +4,10 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { importJob } from '../../src/export/import.js';
 import { FIXTURES } from '../helpers/paths.js';
+import { get, maxAbsDiff, readReference } from '../helpers/fixtures.js';
+import { loadModel } from '../../src/models/load.js';
+import { loadAdapter } from '../../src/peft/load.js';
+import { noGrad } from '../../src/tensor/index.js';
 import { runCli } from '../helpers/cli.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fintune-import-'));
@@ -30,6 +34,13 @@ describe('fintune import', () => {
     expect(fs.readFileSync(path.join(final, 'adapter_model.safetensors'))).toEqual(fs.readFileSync(path.join(FIXTURES, 'gpt2-tiny-lora', 'adapter_model.safetensors')));
     const cfg = JSON.parse(fs.readFileSync(path.join(tmp, 'runs', 'job1', 'config.json'), 'utf8'));
     expect(cfg.description).toMatchObject({ method: 'lora', model: 'gpt2', kind: 'adapter' });
+    // The imported adapter works: on gpt2-tiny it reproduces the PEFT fixture's logits.
+    const ref = readReference('gpt2-tiny-lora');
+    const base = readReference('gpt2-tiny');
+    const model = loadModel(path.join(FIXTURES, 'gpt2-tiny'));
+    loadAdapter(model, final);
+    const logits = noGrad(() => model.forward(get(base, 'input_ids')).toFloat32Array());
+    expect(maxAbsDiff(logits, get(ref, 'logits').toFloat32Array())).toBeLessThan(1e-4);
   });
   it('a bad forecast line is an error naming the file and line; nothing half-imported', async () => {
     const job = fakeJob('job2', true);

@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportOnnx } from '../../src/export/onnx.js';
 import { loadModel } from '../../src/models/load.js';
 import { generate } from '../../src/generate/generate.js';
+import { loadAdapter } from '../../src/peft/load.js';
+import { mergeAndUnload } from '../../src/peft/merge.js';
 import { fromArray, noGrad, setBackend, tsBackend, type Backend } from '../../src/tensor/index.js';
 import type { CausalLM } from '../../src/models/common.js';
 import { FIXTURES } from '../helpers/paths.js';
@@ -123,6 +125,23 @@ describe('ONNX export runs in onnxruntime-node and matches fintune', () => {
       ...Object.fromEntries([0, 1].flatMap((l) => ['key', 'value'].map((kv) => [`past_key_values.${l}.${kv}`, new ort.Tensor('float32', new Float32Array(0), [2, 4, 0, 16])]))),
     });
     expect(maxAbsDiff(r.logits!.data as Float32Array, get(ref, 'logits').toFloat32Array())).toBeLessThan(1e-4);
+  });
+
+  it('a merged LoRA adapter exports and reproduces the PEFT fixture logits', async () => {
+    const model = loadModel(path.join(FIXTURES, 'gpt2-tiny'));
+    loadAdapter(model, path.join(FIXTURES, 'gpt2-tiny-lora'));
+    mergeAndUnload(model);
+    const out = path.join(tmp, 'lora');
+    exportOnnx(model, out);
+    const session = await ort.InferenceSession.create(path.join(out, 'onnx', 'model.onnx'));
+    const ids = get(readReference('gpt2-tiny'), 'input_ids').toArray() as number[][];
+    const r = await session.run({
+      input_ids: i64(ids.flat(), [2, 16]),
+      attention_mask: i64(new Array(32).fill(1), [2, 16]),
+      position_ids: i64([...Array(16).keys(), ...Array(16).keys()], [2, 16]),
+      ...Object.fromEntries([0, 1].flatMap((l) => ['key', 'value'].map((kv) => [`past_key_values.${l}.${kv}`, new ort.Tensor('float32', new Float32Array(0), [2, 4, 0, 16])]))),
+    });
+    expect(maxAbsDiff(r.logits!.data as Float32Array, get(readReference('gpt2-tiny-lora'), 'logits').toFloat32Array())).toBeLessThan(1e-4);
   });
 
   it('uses only standard opset-17 operators', () => {

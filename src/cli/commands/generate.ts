@@ -1,6 +1,9 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
+import { loadTokenizer } from '../../io/tokenizer.js';
 import { generate } from '../../generate/generate.js';
-import { loadModel } from '../../models/load.js';
+import { loadModelWithAdapter } from '../model_loading.js';
 import { floatArg, idListArg, intArg, printJson, UsageError } from '../util.js';
 
 export function register(program: Command): void {
@@ -8,6 +11,8 @@ export function register(program: Command): void {
     .command('generate')
     .description('Generate a continuation with a KV cache (greedy by default)')
     .requiredOption('--model <dir>', 'Hugging Face checkpoint folder')
+    .option('--adapter <dir>', 'PEFT adapter folder to apply (adapter_config.json + adapter_model.safetensors)')
+    .option('--prompt <text>', 'prompt text (needs the model folder\'s tokenizer)')
     .option('--prompt-ids <ids>', 'prompt as comma-separated token ids', idListArg)
     .option('--max-new-tokens <n>', 'tokens to generate', intArg('--max-new-tokens', 0), 32)
     .option('--greedy', 'most likely token at each step (the default unless --temperature/--top-k/--top-p)')
@@ -28,6 +33,8 @@ Examples:
     .action(
       (o: {
         model: string;
+        adapter?: string;
+        prompt?: string;
         promptIds?: number[];
         maxNewTokens: number;
         greedy?: boolean;
@@ -40,10 +47,13 @@ Examples:
         json?: boolean;
       }) => {
         if (o.dtype !== 'f32' && o.dtype !== 'bf16') throw new UsageError(`--dtype must be f32 or bf16, got "${o.dtype}"`);
-        if (!o.promptIds) throw new UsageError('give a prompt with --prompt-ids 1,2,3');
-        const model = loadModel(o.model, { dtype: o.dtype });
+        if (!o.promptIds === !o.prompt) throw new UsageError('give a prompt with --prompt TEXT or --prompt-ids 1,2,3 (one of them)');
+        const tok = o.prompt !== undefined || fs.existsSync(path.join(o.model, 'tokenizer.json')) || fs.existsSync(path.join(o.model, 'vocab.json')) ? loadTokenizer(o.model) : null;
+        const promptIds = o.promptIds ?? tok!.encode(o.prompt!);
+        if (promptIds.length === 0) throw new UsageError('the prompt encodes to no tokens');
+        const model = loadModelWithAdapter({ model: o.model, adapter: o.adapter, dtype: o.dtype });
         const sample = !o.greedy && (o.temperature !== undefined || o.topK !== undefined || o.topP !== undefined);
-        const r = generate(model, [o.promptIds], {
+        const r = generate(model, [promptIds], {
           maxNewTokens: o.maxNewTokens,
           doSample: sample,
           temperature: o.temperature,
@@ -51,9 +61,11 @@ Examples:
           topP: o.topP,
           repetitionPenalty: o.repetitionPenalty,
           seed: o.seed,
+          eosTokenId: tok ? [...tok.eosIds] : undefined,
+          decode: tok ? (ids) => tok.decode(ids, { skipSpecialTokens: true }) : undefined,
         });
         if (o.json) printJson({ ids: r.ids[0], text: r.text[0] });
-        else process.stdout.write(r.ids[0]!.join(',') + '\n');
+        else process.stdout.write((r.text[0] ?? r.ids[0]!.join(',')) + '\n');
       },
     );
 }
