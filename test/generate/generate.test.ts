@@ -106,3 +106,23 @@ describe('constrained numeric decoding', () => {
     expect(c.done()).toBe(true);
   });
 });
+
+describe('sliding-window attention with the cache (Mistral)', () => {
+  it('cached decoding equals full recomputation when the sequence outgrows the window', async () => {
+    const { Llama } = await import('../../src/models/llama.js');
+    const { fromArray: fa, noGrad: ng } = await import('../../src/tensor/index.js');
+    const m = new Llama({ vocabSize: 30, hiddenSize: 16, intermediateSize: 24, numLayers: 2, numHeads: 4, numKvHeads: 2, maxPositions: 64, layerWindows: [4, 4] });
+    m.initWeights(9);
+    const prompt = [3, 7, 1, 9, 12, 5];
+    const steps: Float32Array[] = [];
+    const r = generate(m as never, [prompt], { maxNewTokens: 12, onLogits: (_k, rows) => steps.push(rows[0]!) });
+    const seq = [...prompt, ...r.ids[0]!];
+    ng(() => {
+      for (let k = 0; k < 12; k++) {
+        const T = prompt.length + k;
+        const logits = m.forward(fa(Int32Array.from(seq.slice(0, T)), [1, T])).toFloat32Array();
+        expect(maxAbsDiff(logits.subarray((T - 1) * 30, T * 30), steps[k]!)).toBeLessThan(1e-5);
+      }
+    });
+  });
+});
