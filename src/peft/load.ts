@@ -131,7 +131,7 @@ export function loadAdapter(model: CausalLM, dir: string, opts: LoadAdapterOptio
     const sd = model.stateDict();
     for (const [k, v] of stored) {
       const key = inMemoryKey(k, name);
-      const dst = sd.get(key);
+      const dst = sd.get(key) ?? tensorAt(model, key);
       if (!dst) throw new Error(`${dir}: tensor "${k}" matches no parameter of the model with this adapter (looked for "${key}")`);
       copyInto(dst, v, k);
     }
@@ -144,6 +144,16 @@ export function loadAdapter(model: CausalLM, dir: string, opts: LoadAdapterOptio
   if (!opts.trainable) for (const p of model.parameters()) p.requiresGrad = false;
   setAdapter(model, name);
   return { name, method, config: cfg };
+}
+
+/** The tensor at a dotted property path (finds shared tensors stateDict lists under their first name only). */
+function tensorAt(model: CausalLM, key: string): Tensor | undefined {
+  let cur: unknown = model;
+  for (const part of key.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur instanceof Object && 'shape' in cur && 'storage' in cur ? (cur as Tensor) : undefined;
 }
 
 function need(m: Map<string, { shape: number[]; data: Float32Array }>, k: string, dir: string): { shape: number[]; data: Float32Array } {

@@ -60,8 +60,8 @@ export function adapterStateDict(model: CausalLM, name = 'default', opts: { base
         }
         const bias = c.bias ?? 'none';
         if (k.endsWith('.bias') && (bias === 'all' || (bias === 'lora_only' && wrapped.has(k.replace(/\.base_layer\.bias$/, ''))))) tensors.set(KEY_PREFIX + k, t);
-        for (const m of c.modulesToSave ?? []) if (k.startsWith(m + '.') || k.includes('.' + m + '.')) tensors.set(KEY_PREFIX + k, t);
       }
+      saveModulesToSave(model, c.modulesToSave, tensors);
       const fan = loraLayers(model).some(([, l]) => l.adapterNames().includes(name) && l.fanInFanOut);
       return { config: loraConfigToJson(c, fan), tensors };
     }
@@ -70,8 +70,8 @@ export function adapterStateDict(model: CausalLM, name = 'default', opts: { base
       if (base !== undefined) c.baseModelNameOrPath = base;
       for (const [k, t] of sd) {
         if (/\.ia3_l\./.test(k) && seg.test(k)) tensors.set(KEY_PREFIX + k.replace(seg, ''), t);
-        for (const m of c.modulesToSave ?? []) if (k.startsWith(m + '.') || k.includes('.' + m + '.')) tensors.set(KEY_PREFIX + k, t);
       }
+      saveModulesToSave(model, c.modulesToSave, tensors);
       const fan = ia3Layers(model).some(([, l]) => l.adapterNames().includes(name) && l.fanInFanOut);
       return { config: ia3ConfigToJson(c, fan), tensors };
     }
@@ -108,6 +108,20 @@ export function adapterStateDict(model: CausalLM, name = 'default', opts: { base
         },
         tensors,
       };
+    }
+  }
+}
+
+/**
+ * modules_to_save: every parameter of each named module under the module's own path — also when the tensor is
+ * shared (GPT-2's tied head is saved as `lm_head.weight`, as PEFT saves its trained copy).
+ */
+function saveModulesToSave(model: CausalLM, names: string[] | null | undefined, into: Map<string, Tensor>): void {
+  for (const target of names ?? []) {
+    for (const [path, mod] of model.namedModules()) {
+      if (!(path === target || path.endsWith('.' + target))) continue;
+      for (const [k, p] of mod.ownParameters()) into.set(`${KEY_PREFIX}${path}.${k}`, p);
+      for (const [k, p] of mod.namedParameters(path)) into.set(KEY_PREFIX + k, p);
     }
   }
 }

@@ -136,6 +136,22 @@ describe('PEFT file format', () => {
     expect(maxAbsDiff(both, outs.a!)).toBeGreaterThan(0);
   });
 
+  it('modules_to_save: the (tied) GPT-2 head saved as lm_head.weight and loaded back', () => {
+    const ids = get(readReference('gpt2-tiny'), 'input_ids');
+    const m = loadModel(gpt2);
+    injectLora(m, { r: 2, loraAlpha: 2, modulesToSave: ['lm_head'] });
+    const w = m.lm_head.weight.data as Float32Array;
+    for (let i = 0; i < w.length; i += 7) w[i] = w[i]! + 0.01; // stands in for training
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mts-'));
+    saveAdapter(m, dir);
+    const { tensors } = readSafetensors(path.join(dir, 'adapter_model.safetensors'));
+    expect([...tensors.get('base_model.model.lm_head.weight')!.shape]).toEqual([512, 64]);
+    const fresh = loadModel(gpt2);
+    loadAdapter(fresh, dir);
+    expect(maxAbsDiff(flat(noGrad(() => fresh.forward(ids))), flat(noGrad(() => m.forward(ids))))).toBe(0);
+    fs.rmSync(dir, { recursive: true });
+  });
+
   it("prints trainable parameters like PEFT's print_trainable_parameters", () => {
     const m = loadModel(gpt2);
     injectLora(m, { r: 4, loraAlpha: 8 });

@@ -51,10 +51,10 @@ describe('gradient checks through the injected layers (float64)', () => {
       // The layer treats ‖W + s·BA‖ as a constant in backward. Finite differences would see it move with A and
       // B, so each perturbed evaluation rescales the magnitude by ‖·‖now/‖·‖0: m/‖·‖ is then evaluated with the
       // norm fixed at its unperturbed value n0, which is the function whose gradient the layer computes.
-      const W = (layer.base_layer.weight.toFlat() as Float64Array).slice();
+      const W = ((layer.base_layer as Linear).weight.toFlat() as Float64Array).slice();
       const rowNorms = (): Float64Array =>
         noGrad(() => {
-          const w = fromArray(W, layer.base_layer.weight.shape as number[]);
+          const w = fromArray(W, (layer.base_layer as Linear).weight.shape as number[]);
           const wOutIn = kind === 'conv1d' ? w.transpose(0, 1) : w;
           return wOutIn.add(B.matmul(A).mul(s)).square().sum(1).sqrt().toFlat() as Float64Array;
         });

@@ -101,8 +101,9 @@ export class LoraLayer extends Module implements PeftWrapper {
     throw new Error('LoraLayer: set the bias on base_layer');
   }
 
+  /** PEFT's fan_in_fan_out: a Conv1D base, or a quantized layer that replaced one (its weight is [out, in] now). */
   get fanInFanOut(): boolean {
-    return isFanInFanOut(this.base_layer);
+    return isFanInFanOut(this.base_layer) || (this.base_layer as unknown as { sourceLayout?: string }).sourceLayout === 'in_out';
   }
 
   adapterNames(): string[] {
