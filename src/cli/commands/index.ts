@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { register as registerBench } from './bench.js';
 import { register as registerData } from './data.js';
+import { register as registerDemo } from './demo.js';
 import { register as registerEval } from './eval.js';
 import { register as registerExport } from './export.js';
 import { register as registerFinetune } from './finetune.js';
@@ -14,7 +15,7 @@ import { register as registerTune } from './tune.js';
 
 /** One line per command module; each exports `register(program)`. Keep alphabetical. */
 type Registrar = (program: Command) => void;
-const registrars: Registrar[] = [registerBench, registerData, registerEval, registerExport, registerFinetune, registerGenerate, registerImport, registerPretrain, registerReport, registerServe, registerStudy, registerTune];
+const registrars: Registrar[] = [registerBench, registerData, registerDemo, registerEval, registerExport, registerFinetune, registerGenerate, registerImport, registerPretrain, registerReport, registerServe, registerStudy, registerTune];
 
 export function registerCommands(program: Command): void {
   for (const register of registrars) register(program);
