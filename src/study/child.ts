@@ -45,6 +45,8 @@ export interface ChildSpec {
   generate: boolean;
   /** Study-level: cap on test windows for the merged-latency measurement. */
   mergedLatencyWindows?: number;
+  /** The source's git commit, looked up once by the runner. */
+  commit?: string | null;
   /** 'multitask': the forecasting + sentiment adapters case (multitask.ts) instead of a grid run. */
   mode?: 'run' | 'multitask';
 }
@@ -320,6 +322,7 @@ export async function runChild(spec: ChildSpec): Promise<RunResult> {
       threads: backend.threads,
       node: process.version,
       fintune: VERSION,
+      commit: spec.commit ?? null,
     },
     evaluation,
     finishedAt: new Date().toISOString(),

@@ -16,6 +16,7 @@ export interface RunEnv {
   threads: number;
   node: string;
   fintune: string;
+  commit?: string | null;
 }
 
 /** What one child process measured (runs/<model>/<method>/seed-N/result.json). */

@@ -119,6 +119,7 @@ export async function runStudy(config: StudyConfig, o: StudyOptions): Promise<St
   const results: RunResult[] = [];
   const sweeps: SweepSummary[] = [];
   let interrupted = false;
+  const commit = gitCommit();
 
   const execute = async (run: RunSpec, generate: boolean, mode: ChildSpec['mode'] = 'run'): Promise<RunResult | null> => {
     const dir = runDirOf(o.out, run.id);
@@ -133,7 +134,7 @@ export async function runStudy(config: StudyConfig, o: StudyOptions): Promise<St
       return null;
     }
     fs.mkdirSync(dir, { recursive: true });
-    const spec: ChildSpec = { config, run, runDir: dir, generate, mode };
+    const spec: ChildSpec = { config, run, runDir: dir, generate, mode, commit };
     const specFile = path.join(dir, 'spec.json');
     writeFileAtomic(specFile, JSON.stringify(spec, null, 1) + '\n');
     log(`study: ${run.id} (lr ${run.lr}) …`);

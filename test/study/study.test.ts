@@ -45,7 +45,10 @@ function tinyConfig(): StudyConfig {
 
 const out = fs.mkdtempSync(path.join(os.tmpdir(), 'fintune-study-'));
 const logs: string[] = [];
-afterAll(() => fs.rmSync(out, { recursive: true, force: true }));
+const cleanup = [out];
+afterAll(() => {
+  for (const d of cleanup) fs.rmSync(d, { recursive: true, force: true });
+});
 
 describe('fintune study', () => {
   it('runs a small study on the tiny fixture and a slice of StockNet prices, and resumes after an interruption', { timeout: 90_000 }, async () => {
@@ -80,6 +83,7 @@ describe('fintune study', () => {
       expect(run.latencyMsUnmerged).toBeGreaterThan(0);
       expect(run.forgetting).not.toBeNull();
       expect(run.env.simd).toBeTruthy();
+      expect(run.env.commit).toMatch(/^[0-9a-f]{40}$/);
       expect(run.evaluation!.n_windows).toBe(8);
     }
     // Every main run is evaluated together with the baselines on the same windows.
@@ -158,7 +162,7 @@ describe('fintune tune', () => {
   it('searches on validation loss only, covers a small space without repeats and says how many trials ran', { timeout: 90_000 }, async () => {
     const { tune } = await import('../../src/study/tune.js');
     const tuneOut = fs.mkdtempSync(path.join(os.tmpdir(), 'fintune-tune-'));
-    afterAll(() => fs.rmSync(tuneOut, { recursive: true, force: true }));
+    cleanup.push(tuneOut);
     const config = { ...tinyConfig(), data: { ...tinyConfig().data, forgetting: undefined } };
     const r = await tune(config, { out: tuneOut, method: 'full', strategy: 'genetic', trials: 5, space: { lr: [1e-3, 1e-2] }, childArgv: CHILD, log: () => {} });
     // Only two distinct points exist: both are tried once, not five times.
