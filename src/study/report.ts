@@ -170,6 +170,12 @@ export function twinParagraph(r: StudyResults): string | null {
     );
   }
   if (!parts.length) return null;
+  const skills = t.rows.filter((x) => x.metric === 'skill');
+  if (skills.length && skills.every((x) => x.leaky !== null && x.honest !== null && x.leaky < -1 && x.honest < -1)) {
+    parts.push(
+      'Under both protocols the forecasts were far worse than persistence (skill below −1): the model had not learned enough for the leak to show, so this run cannot size the inflation; a model that fits the series (the full-size config) is the real test.',
+    );
+  }
   return (
     `How much the leak inflates the article’s kind of numbers, measured on the same data, model and budget (${t.name}, ${t.protocol} protocol as the twin): ` +
     parts.join(' ') +
