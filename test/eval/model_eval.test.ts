@@ -24,21 +24,21 @@ describe('fintune eval', () => {
     const out = path.join(tmp, 'eval');
     const r = await runCli([
       'eval', '--model', modelDir, '--data', path.join(DATA, 'forex', 'EURUSD_H4.csv'),
-      '--known', '8', '--horizon', '3', '--scaling', 'bps', '--precision', '0', '--max-windows', '4', '--out', out, '--json',
+      '--known', '8', '--horizon', '3', '--scaling', 'bps', '--precision', '0', '--max-windows', '4', '--out', out, '--json', '--base-model', modelDir, '--random-init', '--seed', '3',
     ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const res = JSON.parse(r.stdout);
     expect(res.n_windows).toBe(4);
     const names = res.methods.map((x: { method: string }) => x.method);
-    expect(names).toEqual(expect.arrayContaining(['model', 'persistence', 'drift', 'moving_average']));
+    expect(names).toEqual(expect.arrayContaining(['model', 'base-untuned', 'random-init@3', 'persistence', 'drift', 'moving_average']));
     const model = res.methods.find((x: { method: string }) => x.method === 'model');
     expect(model.parse_failures).toBe(0);
     const pers = res.methods.find((x: { method: string }) => x.method === 'persistence');
     const want = 1 - model.metrics.mse / pers.metrics.mse;
     expect(Math.abs(model.skill - want)).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(want)));
     const recs = await readAll(readForecasts(path.join(out, 'forecasts.jsonl')));
-    expect(recs).toHaveLength(4);
+    expect(recs).toHaveLength(12);
     for (const f of recs) {
       expect(f.parse_ok).toBe(true);
       expect(f.predicted).toHaveLength(3);

@@ -8,7 +8,9 @@ import { forecastWindows } from '../../eval/price_forecast.js';
 import { writeForecasts } from '../../eval/schema.js';
 import { loadTokenizer } from '../../io/tokenizer.js';
 import { writeFileAtomic } from '../../io/atomic.js';
-import { loadModel } from '../../models/load.js';
+import { loadModel, modelFromConfig } from '../../models/load.js';
+import { readHfConfig } from '../../io/hf_config.js';
+import type { CausalLM } from '../../models/common.js';
 import { floatArg, intArg, printJson, UsageError } from '../util.js';
 
 interface EvalOpts {
@@ -27,6 +29,8 @@ interface EvalOpts {
   temperature: number;
   seed: number;
   method?: string;
+  baseModel?: string;
+  randomInit?: boolean;
   out?: string;
   json?: boolean;
 }
@@ -76,6 +80,8 @@ export function register(program: Command): void {
     .option('--temperature <t>', 'sampling temperature', floatArg('--temperature', 1e-6), 1)
     .option('--seed <n>', 'decoding seed', intArg('--seed', 0), 0)
     .option('--method <name>', 'name for this forecaster in the results (default: the model folder name)')
+    .option('--base-model <dir>', 'also forecast with the untuned base model (same tokenizer), as a baseline')
+    .option('--random-init', 'also forecast with a seeded random-init model of the same size (--seed), as a baseline')
     .option('--out <dir>', 'write forecasts.jsonl and metrics.json here')
     .option('--json', 'print the evaluation results as JSON')
     .addHelpText(
@@ -101,15 +107,24 @@ AR by AIC) and Diebold-Mariano tests are defined in docs/eval.md.`,
       const instrument = path.basename(o.data).replace(/\.[^.]+$/, '');
       const method = o.method ?? path.basename(path.resolve(o.model));
       const progress = !o.json && process.stderr.isTTY;
-      const records = forecastWindows(model, tok, series, windows, cfg, {
-        run: method,
-        method,
-        seed: o.samples > 1 ? o.seed : null,
-        instrument,
-        samples: o.samples,
-        temperature: o.temperature,
-        onWindow: progress ? (d, n) => process.stderr.write(`\rforecasting ${d}/${n}`) : undefined,
-      });
+      const decode = (m: CausalLM, name: string) =>
+        forecastWindows(m, tok, series, windows, cfg, {
+          run: method,
+          method: name,
+          seed: o.samples > 1 ? o.seed : null,
+          instrument,
+          samples: o.samples,
+          temperature: o.temperature,
+          onWindow: progress ? (d, n) => process.stderr.write(`\r${name}: forecasting ${d}/${n}`) : undefined,
+        });
+      const records = decode(model, method);
+      // Model baselines: is the tuning worth anything over the base, and the base over an untrained net?
+      if (o.baseModel) records.push(...decode(loadModel(o.baseModel), 'base-untuned'));
+      if (o.randomInit) {
+        const rnd = modelFromConfig(readHfConfig(path.join(o.model, 'config.json')));
+        rnd.initWeights(o.seed);
+        records.push(...decode(rnd, `random-init@${o.seed}`));
+      }
       if (progress) process.stderr.write('\n');
       const train = split.description.parts.find((p) => p.name === 'train')!;
       const results = evaluateForecasts(records, { training: { [instrument]: Array.from(series.close.subarray(train.from, train.to)) } });
