@@ -15,31 +15,66 @@ namespace {
 // 8×48 micro-tile: 24 zmm accumulators, 3 zmm of B per k, A broadcast from memory (embedded broadcast).
 // 24 independent FMA chains cover 2 FMA ports × 4-cycle latency three times over.
 const long MR = 8, NR = 48;
-const long KC0 = 192, MC0 = 512, NC0 = 1536;
+const long KC0 = 128, MC0 = 512, NC0 = 1536;
 
 #pragma GCC push_options
 #pragma GCC optimize("unroll-loops")
+// Named accumulators (not an array) so they provably live in registers for the whole k loop.
 void ukr(long kc, const float* A, const float* B, float* C, long ldc, float alpha, float beta) {
-  __m512 c[MR][3];
-  for (int i = 0; i < MR; ++i)
-    for (int j = 0; j < 3; ++j) c[i][j] = _mm512_setzero_ps();
+  __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00;
+  __m512 c10 = _mm512_setzero_ps(), c11 = c10, c12 = c10;
+  __m512 c20 = _mm512_setzero_ps(), c21 = c20, c22 = c20;
+  __m512 c30 = _mm512_setzero_ps(), c31 = c30, c32 = c30;
+  __m512 c40 = _mm512_setzero_ps(), c41 = c40, c42 = c40;
+  __m512 c50 = _mm512_setzero_ps(), c51 = c50, c52 = c50;
+  __m512 c60 = _mm512_setzero_ps(), c61 = c60, c62 = c60;
+  __m512 c70 = _mm512_setzero_ps(), c71 = c70, c72 = c70;
   for (long k = 0; k < kc; ++k) {
     __m512 b0 = _mm512_load_ps(B), b1 = _mm512_load_ps(B + 16), b2 = _mm512_load_ps(B + 32);
-    for (int i = 0; i < MR; ++i) {
-      __m512 a = _mm512_set1_ps(A[i]);
-      c[i][0] = _mm512_fmadd_ps(a, b0, c[i][0]);
-      c[i][1] = _mm512_fmadd_ps(a, b1, c[i][1]);
-      c[i][2] = _mm512_fmadd_ps(a, b2, c[i][2]);
-    }
+    __m512 a;
+    a = _mm512_set1_ps(A[0]);
+    c00 = _mm512_fmadd_ps(a, b0, c00);
+    c01 = _mm512_fmadd_ps(a, b1, c01);
+    c02 = _mm512_fmadd_ps(a, b2, c02);
+    a = _mm512_set1_ps(A[1]);
+    c10 = _mm512_fmadd_ps(a, b0, c10);
+    c11 = _mm512_fmadd_ps(a, b1, c11);
+    c12 = _mm512_fmadd_ps(a, b2, c12);
+    a = _mm512_set1_ps(A[2]);
+    c20 = _mm512_fmadd_ps(a, b0, c20);
+    c21 = _mm512_fmadd_ps(a, b1, c21);
+    c22 = _mm512_fmadd_ps(a, b2, c22);
+    a = _mm512_set1_ps(A[3]);
+    c30 = _mm512_fmadd_ps(a, b0, c30);
+    c31 = _mm512_fmadd_ps(a, b1, c31);
+    c32 = _mm512_fmadd_ps(a, b2, c32);
+    a = _mm512_set1_ps(A[4]);
+    c40 = _mm512_fmadd_ps(a, b0, c40);
+    c41 = _mm512_fmadd_ps(a, b1, c41);
+    c42 = _mm512_fmadd_ps(a, b2, c42);
+    a = _mm512_set1_ps(A[5]);
+    c50 = _mm512_fmadd_ps(a, b0, c50);
+    c51 = _mm512_fmadd_ps(a, b1, c51);
+    c52 = _mm512_fmadd_ps(a, b2, c52);
+    a = _mm512_set1_ps(A[6]);
+    c60 = _mm512_fmadd_ps(a, b0, c60);
+    c61 = _mm512_fmadd_ps(a, b1, c61);
+    c62 = _mm512_fmadd_ps(a, b2, c62);
+    a = _mm512_set1_ps(A[7]);
+    c70 = _mm512_fmadd_ps(a, b0, c70);
+    c71 = _mm512_fmadd_ps(a, b1, c71);
+    c72 = _mm512_fmadd_ps(a, b2, c72);
     A += MR;
     B += NR;
   }
-  __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  const bool useC = beta != 0.f;
+  __m512 rows[MR][3] = {{c00, c01, c02}, {c10, c11, c12}, {c20, c21, c22}, {c30, c31, c32}, {c40, c41, c42}, {c50, c51, c52}, {c60, c61, c62}, {c70, c71, c72}};
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < 3; ++j) {
       float* p = C + i * ldc + j * 16;
-      __m512 r = _mm512_mul_ps(va, c[i][j]);
-      if (beta != 0.f) r = _mm512_fmadd_ps(vb, _mm512_loadu_ps(p), r);
+      __m512 r = _mm512_mul_ps(va, rows[i][j]);
+      if (useC) r = _mm512_fmadd_ps(vb, _mm512_loadu_ps(p), r);
       _mm512_storeu_ps(p, r);
     }
 }
