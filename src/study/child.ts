@@ -43,6 +43,8 @@ export interface ChildSpec {
   runDir: string;
   /** Sweep runs only need validation loss: no generation. */
   generate: boolean;
+  /** Also forecast the validation windows and score them (tune's validation-skill objective); never the test. */
+  valForecast?: boolean;
   /** Study-level: cap on test windows for the merged-latency measurement. */
   mergedLatencyWindows?: number;
   /** The source's git commit, looked up once by the runner. */
@@ -212,7 +214,8 @@ export async function runChild(spec: ChildSpec): Promise<RunResult> {
   // The forecaster leaves room for the longest numbers the constraint allows; prompt and answer must fit the context.
   const room = data.cfg.horizon * numberBytes({ precision: data.cfg.precision ?? 1, allowNegative: data.cfg.scaling !== 'raw', maxIntDigits: maxIntDigitsOf(data) });
   const longestPrompt = Math.max(0, ...data.test.map((w) => byteIds(w.knownText + data.cfg.separator).length));
-  if (spec.generate && longestPrompt + room > ctx) {
+  const longestValPrompt = Math.max(0, ...data.val.map((w) => byteIds(w.knownText + data.cfg.separator).length));
+  if ((spec.generate && longestPrompt + room > ctx) || (spec.valForecast && longestValPrompt + room > ctx)) {
     throw new Error(
       `forecasting needs up to ${longestPrompt} prompt + ${room} generated tokens but model ${run.model.name} has a context of ${ctx}; ` +
         `lower data.known or data.horizon, or use a model with a longer context`,
@@ -267,6 +270,13 @@ export async function runChild(spec: ChildSpec): Promise<RunResult> {
   const valLoss = valEx.length ? trainer.evaluate().loss : null;
   const forgetAfter = forgetEx ? meanLoss(model, forgetEx, B) : null;
 
+  let valSkill: number | null = null;
+  if (spec.valForecast && data.val.length) {
+    // Validation windows only: a search may look at these as often as it likes, the test part stays untouched.
+    const vr = forecastWindows(model, { ...data, test: data.val }, spec, data.val, `${config.name}/${run.id}/val`);
+    const ve = evaluateForecasts(vr, { training: { [config.data.instrument]: data.trainCloses }, bootstrap: { replicates: 50, seed: run.seed } });
+    valSkill = ve.methods.find((m) => m.kind === 'model')?.skill ?? null;
+  }
   let evaluation: RunResult['evaluation'] = null;
   let latencyUnmerged: number | null = null;
   let latencyMerged: number | null = null;
@@ -314,6 +324,7 @@ export async function runChild(spec: ChildSpec): Promise<RunResult> {
     mergedNote,
     finalTrainLoss: tr.lastLoss,
     valLoss,
+    valSkill,
     forgetting: forgetBefore === null ? null : { before: forgetBefore, after: forgetAfter!, delta: forgetAfter! - forgetBefore },
     env: {
       cpu: os.cpus()[0]?.model ?? 'unknown',

@@ -47,6 +47,8 @@ export interface RunResult {
   mergedNote: string;
   finalTrainLoss: number;
   valLoss: number | null;
+  /** Skill against persistence on the validation windows (only when a search asked for it). */
+  valSkill?: number | null;
   forgetting: { before: number; after: number; delta: number } | null;
   env: RunEnv;
   /** The run's own evaluation: its model and the baselines on the same windows. */

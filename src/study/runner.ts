@@ -50,8 +50,10 @@ export interface StudyOptions {
   /** Stop after this many runs have been executed (not counting skipped ones): a controlled interruption. */
   maxRuns?: number;
   log?: (line: string) => void;
-  /** Forecast the test windows in main runs (default true); `fintune tune` turns it off: it only needs validation loss. */
+  /** Forecast the test windows in main runs (default true); `fintune tune` turns it off: it only looks at validation. */
   generate?: boolean;
+  /** Forecast and score the validation windows too (tune's validation-skill objective). */
+  valForecast?: boolean;
   /** Environment for the children (default: this process's). */
   env?: NodeJS.ProcessEnv;
 }
@@ -134,7 +136,7 @@ export async function runStudy(config: StudyConfig, o: StudyOptions): Promise<St
       return null;
     }
     fs.mkdirSync(dir, { recursive: true });
-    const spec: ChildSpec = { config, run, runDir: dir, generate, mode, commit };
+    const spec: ChildSpec = { config, run, runDir: dir, generate, mode, commit, valForecast: o.valForecast };
     const specFile = path.join(dir, 'spec.json');
     writeFileAtomic(specFile, JSON.stringify(spec, null, 1) + '\n');
     log(`study: ${run.id} (lr ${run.lr}) …`);

@@ -4,7 +4,10 @@
  * Each trial is a one-seed study run in its own child process (through the study runner, so finished trials are
  * skipped on a re-run) and the report states how many trials ran.
  *
- * Search space: `lr` and any numeric method hyper-parameter as `params.NAME`, each a list of candidate values.
+ * Search space: `lr`, any numeric method hyper-parameter as `params.NAME`, and — with the validation-skill
+ * objective — the window's `data.known` (context length) and `data.horizon`, each a list of candidate values.
+ * Validation loss per token is not comparable across window shapes, so window searches need validation skill
+ * (the validation windows forecast and scored against persistence).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,30 +27,41 @@ export interface TuneOptions extends Pick<StudyOptions, 'childArgv' | 'log' | 'e
   trials: number;
   space: Space;
   seed?: number;
+  /** 'val-loss' (default, lower is better) or 'val-skill' (skill vs persistence on validation windows, higher is better). */
+  objective?: 'val-loss' | 'val-skill';
 }
 
 export interface Trial {
   index: number;
   values: Record<string, number>;
   valLoss: number | null;
+  valSkill: number | null;
+  /** The objective's value, oriented so that lower is better (−skill for val-skill). */
+  score: number | null;
 }
 
 export interface TuneResult {
   schema: 'fintune.tune-results/1';
   method: string;
   strategy: Strategy;
-  objective: 'validation loss (lower is better)';
+  objective: 'validation loss (lower is better)' | 'validation skill vs persistence (higher is better)';
   space: Space;
   trialsRun: number;
   trials: Trial[];
   best: Trial | null;
 }
 
-function checkSpace(space: Space): void {
+const WINDOW_KEYS = ['data.known', 'data.horizon'];
+
+function checkSpace(space: Space, objective: 'val-loss' | 'val-skill'): void {
   const keys = Object.keys(space);
   if (keys.length === 0) throw new Error('tune: the search space is empty; give e.g. --space \'{"lr":[1e-4,1e-3]}\'');
   for (const k of keys) {
-    if (k !== 'lr' && !k.startsWith('params.')) throw new Error(`tune: space key "${k}" must be "lr" or "params.NAME"`);
+    if (k !== 'lr' && !k.startsWith('params.') && !WINDOW_KEYS.includes(k)) throw new Error(`tune: space key "${k}" must be "lr", "params.NAME", "data.known" or "data.horizon"`);
+    if (WINDOW_KEYS.includes(k) && objective !== 'val-skill') {
+      throw new Error(`tune: searching ${k} needs --objective val-skill (validation loss per token is not comparable across window shapes)`);
+    }
+    if (WINDOW_KEYS.includes(k) && !space[k]!.every((x) => Number.isInteger(x) && x >= 1)) throw new Error(`tune: space.${k} must hold positive integers`);
     const v = space[k];
     if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) throw new Error(`tune: space.${k} must be a non-empty list of numbers`);
   }
@@ -73,7 +87,8 @@ function methodWith(base: MethodSpec, values: Record<string, number>, index: num
 }
 
 export async function tune(config: StudyConfig, o: TuneOptions): Promise<TuneResult> {
-  checkSpace(o.space);
+  const objective = o.objective ?? 'val-loss';
+  checkSpace(o.space, objective);
   const base = config.methods.find((m) => m.name === o.method);
   if (!base) throw new Error(`tune: method "${o.method}" is not in the config (methods: ${config.methods.map((m) => m.name).join(', ')})`);
   const rng = createRng(o.seed ?? 0, 'study.tune');
@@ -85,10 +100,14 @@ export async function tune(config: StudyConfig, o: TuneOptions): Promise<TuneRes
     if (prior) return prior; // a genetic child equal to an earlier trial is not run twice
     const index = trials.length;
     const method = methodWith(base, values, index);
-    const cfg: StudyConfig = { ...config, name: `${config.name}-tune`, methods: [method], models: config.models.slice(0, 1), seeds: [config.seeds[0] ?? 0], twin: undefined };
-    const res = await runStudy(cfg, { out: o.out, childArgv: o.childArgv, log: o.log, env: o.env, generate: false });
+    const data = { ...config.data, known: values['data.known'] ?? config.data.known, horizon: values['data.horizon'] ?? config.data.horizon };
+    const cfg: StudyConfig = { ...config, name: `${config.name}-tune`, data, methods: [method], models: config.models.slice(0, 1), seeds: [config.seeds[0] ?? 0], twin: undefined, multiTask: undefined };
+    const res = await runStudy(cfg, { out: o.out, childArgv: o.childArgv, log: o.log, env: o.env, generate: false, valForecast: objective === 'val-skill' });
     const run = res.results.runs.find((r) => r.method === method.name);
-    const t: Trial = { index, values, valLoss: run?.valLoss ?? null };
+    const valLoss = run?.valLoss ?? null;
+    const valSkill = run?.valSkill ?? null;
+    const score = objective === 'val-loss' ? valLoss : valSkill === null ? null : -valSkill;
+    const t: Trial = { index, values, valLoss, valSkill, score };
     trials.push(t);
     seen.set(k, t);
     return t;
@@ -114,7 +133,7 @@ export async function tune(config: StudyConfig, o: TuneOptions): Promise<TuneRes
     }
     let stale = 0;
     while (trials.length < Math.min(o.trials, size) && stale < 3 * o.trials) {
-      const ranked = [...pop].sort((a, b) => (a.valLoss ?? Infinity) - (b.valLoss ?? Infinity));
+      const ranked = [...pop].sort((a, b) => (a.score ?? Infinity) - (b.score ?? Infinity));
       const parents = ranked.slice(0, Math.max(2, Math.ceil(ranked.length / 2)));
       const a = pick(parents);
       const b = pick(parents);
@@ -138,9 +157,18 @@ export async function tune(config: StudyConfig, o: TuneOptions): Promise<TuneRes
       pop = [...parents, t];
     }
   }
-  const ok = trials.filter((t) => t.valLoss !== null);
-  const best = ok.length ? ok.reduce((x, y) => (y.valLoss! < x.valLoss! ? y : x)) : null;
-  const result: TuneResult = { schema: 'fintune.tune-results/1', method: o.method, strategy: o.strategy, objective: 'validation loss (lower is better)', space: o.space, trialsRun: trials.length, trials, best };
+  const ok = trials.filter((t) => t.score !== null);
+  const best = ok.length ? ok.reduce((x, y) => (y.score! < x.score! ? y : x)) : null;
+  const result: TuneResult = {
+    schema: 'fintune.tune-results/1',
+    method: o.method,
+    strategy: o.strategy,
+    objective: objective === 'val-loss' ? 'validation loss (lower is better)' : 'validation skill vs persistence (higher is better)',
+    space: o.space,
+    trialsRun: trials.length,
+    trials,
+    best,
+  };
   fs.mkdirSync(o.out, { recursive: true });
   writeFileAtomic(path.join(o.out, 'tune.json'), JSON.stringify(result, null, 1) + '\n');
   return result;

@@ -174,4 +174,22 @@ describe('fintune tune', () => {
     expect(fs.readdirSync(path.join(tuneOut, 'runs/tiny')).every((d) => !fs.existsSync(path.join(tuneOut, 'runs/tiny', d, 'seed-0/forecasts.jsonl')))).toBe(true);
     expect(JSON.parse(fs.readFileSync(path.join(tuneOut, 'tune.json'), 'utf8')).trialsRun).toBe(2);
   });
+
+  it('searches the context length on validation skill (forecasting validation windows, never test ones)', { timeout: 90_000 }, async () => {
+    const { tune } = await import('../../src/study/tune.js');
+    const tuneOut = fs.mkdtempSync(path.join(os.tmpdir(), 'fintune-tune-'));
+    cleanup.push(tuneOut);
+    const config = { ...tinyConfig(), data: { ...tinyConfig().data, forgetting: undefined } };
+    await expect(tune(config, { out: tuneOut, method: 'full', strategy: 'grid', trials: 2, space: { 'data.known': [4, 5] }, childArgv: CHILD })).rejects.toThrow(/val-skill/);
+    const r = await tune(config, { out: tuneOut, method: 'full', strategy: 'random', trials: 2, objective: 'val-skill', space: { 'data.known': [4, 5] }, childArgv: CHILD, log: () => {} });
+    expect(r.trialsRun).toBe(2);
+    expect(r.objective).toMatch(/skill/);
+    for (const t of r.trials) {
+      expect(Number.isFinite(t.valSkill)).toBe(true);
+      expect(t.score).toBe(-t.valSkill!);
+    }
+    expect(r.best!.valSkill).toBe(Math.max(...r.trials.map((t) => t.valSkill!)));
+    const dirs = fs.readdirSync(path.join(tuneOut, 'runs/tiny'));
+    expect(dirs.every((d) => !fs.existsSync(path.join(tuneOut, 'runs/tiny', d, 'seed-0/forecasts.jsonl')))).toBe(true);
+  });
 });

@@ -11,17 +11,18 @@ import { intArg, printJson, UsageError } from '../util.js';
 export function register(program: Command): void {
   program
     .command('tune')
-    .description('Search hyper-parameters of one method of a study config on validation loss (never on test)')
+    .description('Search hyper-parameters and the window of one method of a study config on validation data (never on test)')
     .argument('<config>', 'study config (YAML or JSON)')
     .requiredOption('--method <name>', 'the method (as named in the config) to tune')
     .requiredOption('--space <json>', 'candidates per parameter, e.g. \'{"lr":[1e-4,3e-4,1e-3],"params.r":[4,8]}\'')
     .addOption(new Option('--strategy <s>', 'search strategy').choices(['grid', 'random', 'genetic']).default('random'))
+    .addOption(new Option('--objective <o>', 'val-loss, or val-skill (forecast the validation windows; needed to search data.known / data.horizon)').choices(['val-loss', 'val-skill']).default('val-loss'))
     .option('--trials <n>', 'trials for random and genetic search', intArg('--trials', 1), 8)
     .option('--seed <n>', 'seed of the search itself', intArg('--seed', 0), 0)
     .option('--out <dir>', 'output folder (default: runs/tune-<name>-<method>)')
     .option('--json', 'print the tune results as JSON')
     .addHelpText('after', '\nExample:\n  fintune tune studies/quick.yaml --method full --strategy genetic --trials 8 --space \'{"lr":[3e-5,1e-4,3e-4,1e-3]}\'\n')
-    .action(async (file: string, o: { method: string; space: string; strategy: Strategy; trials: number; seed: number; out?: string; json?: boolean }) => {
+    .action(async (file: string, o: { method: string; space: string; strategy: Strategy; objective: 'val-loss' | 'val-skill'; trials: number; seed: number; out?: string; json?: boolean }) => {
       let space: Space;
       try {
         space = JSON.parse(o.space) as Space;
@@ -36,12 +37,14 @@ export function register(program: Command): void {
         throw err;
       }
       const out = path.resolve(o.out ?? path.join('runs', `tune-${config.name}-${o.method}`));
-      const r = await tune(config, { out, method: o.method, strategy: o.strategy, trials: o.trials, space, seed: o.seed, log: o.json ? () => {} : undefined });
+      const r = await tune(config, { out, method: o.method, strategy: o.strategy, trials: o.trials, space, seed: o.seed, objective: o.objective, log: o.json ? () => {} : undefined });
       if (o.json) printJson(r);
       else {
-        process.stdout.write(`tune ${o.method} (${o.strategy}): ${r.trialsRun} trial(s) run on validation loss\n`);
-        for (const t of r.trials) process.stdout.write(`  #${t.index} ${JSON.stringify(t.values)} → ${t.valLoss?.toFixed(4) ?? 'failed'}\n`);
-        if (r.best) process.stdout.write(`best: ${JSON.stringify(r.best.values)} (validation loss ${r.best.valLoss!.toFixed(4)})\n`);
+        const show = (t: { valLoss: number | null; valSkill: number | null }): string =>
+          o.objective === 'val-skill' ? `skill ${t.valSkill?.toFixed(4) ?? 'failed'} (loss ${t.valLoss?.toFixed(4) ?? '–'})` : `loss ${t.valLoss?.toFixed(4) ?? 'failed'}`;
+        process.stdout.write(`tune ${o.method} (${o.strategy}): ${r.trialsRun} trial(s) run; objective: ${r.objective}\n`);
+        for (const t of r.trials) process.stdout.write(`  #${t.index} ${JSON.stringify(t.values)} → ${show(t)}\n`);
+        if (r.best) process.stdout.write(`best: ${JSON.stringify(r.best.values)} (${show(r.best)})\n`);
         process.stdout.write(`results: ${path.join(out, 'tune.json')}\n`);
       }
     });
