@@ -5,7 +5,7 @@
  * only have to implement `TrainData` (types.ts).
  */
 import { createRng, Philox, type RngState } from '../tensor/rng.js';
-import { fromArray } from '../tensor/tensor.js';
+import { fromArray, type Tensor } from '../tensor/tensor.js';
 import type { Batch, EvalData, Json, TrainData } from './types.js';
 
 export const IGNORE_INDEX = -100;
@@ -99,11 +99,28 @@ export interface Example {
   labels: Int32Array;
 }
 
+export interface PadOptions {
+  /**
+   * Also return a [B, T] key-padding mask (0 on real tokens, -Infinity on pads). Causal attention already keeps
+   * real tokens from seeing right padding, so this changes no real token's output; it is there for callers that
+   * want the mask explicit (and pads then attend only to real tokens).
+   */
+  keyPaddingMask?: boolean;
+}
+
+/** A [B, T] additive key-padding mask for right-padded rows of the given lengths. */
+export function keyPaddingMask(lengths: readonly number[], seqLen: number): Tensor {
+  const m = new Float32Array(lengths.length * seqLen).fill(-Infinity);
+  lengths.forEach((n, b) => m.fill(0, b * seqLen, b * seqLen + Math.min(n, seqLen)));
+  return fromArray(m, [lengths.length, seqLen]);
+}
+
 /**
  * Right-pads examples into one batch. With causal attention a token never sees positions after it, so padding
  * on the right needs no attention mask: real tokens compute exactly what they would alone.
  */
-export function padBatch(examples: Example[], padId: number): Batch {
+export function padBatch(examples: Example[], padId: number, opts: PadOptions = {}): Batch {
+  if (examples.length === 0) throw new Error('padBatch: no examples');
   const T = Math.max(...examples.map((e) => e.inputIds.length));
   const B = examples.length;
   const ids = new Int32Array(B * T).fill(padId);
@@ -113,7 +130,9 @@ export function padBatch(examples: Example[], padId: number): Batch {
     ids.set(e.inputIds, b * T);
     labels.set(e.labels, b * T);
   });
-  return makeBatch(ids, labels, B, T);
+  const batch = makeBatch(ids, labels, B, T);
+  if (opts.keyPaddingMask) batch.attentionMask = keyPaddingMask(examples.map((e) => e.inputIds.length), T);
+  return batch;
 }
 
 /**
@@ -127,7 +146,7 @@ export class ShuffledExamples implements TrainData {
   private order: Int32Array;
   constructor(
     private readonly examples: Example[],
-    private readonly o: { batchSize: number; seed: number; padId?: number },
+    private readonly o: { batchSize: number; seed: number; padId?: number } & PadOptions,
   ) {
     if (examples.length === 0) throw new Error('ShuffledExamples: no training examples');
     this.order = this.permutation(0);
@@ -147,7 +166,7 @@ export class ShuffledExamples implements TrainData {
     const end = Math.min(this.index + this.o.batchSize, this.examples.length);
     for (let i = this.index; i < end; i++) pick.push(this.examples[this.order[i]!]!);
     this.index = end;
-    return padBatch(pick, this.o.padId ?? 0);
+    return padBatch(pick, this.o.padId ?? 0, this.o);
   }
 
   get epochs(): number {
@@ -168,8 +187,8 @@ export class ShuffledExamples implements TrainData {
 }
 
 /** Evaluation over fixed examples in their given order. */
-export function exampleBatches(examples: Example[], batchSize: number, padId = 0): EvalData {
+export function exampleBatches(examples: Example[], batchSize: number, padId = 0, opts: PadOptions = {}): EvalData {
   return function* () {
-    for (let i = 0; i < examples.length; i += batchSize) yield padBatch(examples.slice(i, i + batchSize), padId);
+    for (let i = 0; i < examples.length; i += batchSize) yield padBatch(examples.slice(i, i + batchSize), padId, opts);
   };
 }
