@@ -22,9 +22,12 @@ export interface PriceSeries {
 
 const YEAR_MS = 365.25 * 86_400_000;
 
-/** `EURUSD_H4.csv` → `EURUSD`, `AAPL.csv` → `AAPL`: the part before the first `_` or `.` of the file name. */
+/**
+ * `EURUSD_H4.csv` → `EURUSD_H4`, `AAPL.csv` → `AAPL`: the file name without its extension, which is the name
+ * `fintune eval --data FILE` writes into its forecast records, so the two match without flags.
+ */
 export function instrumentFromFile(file: string): string {
-  return path.basename(file).split(/[_.]/)[0]!.toUpperCase();
+  return path.basename(file).replace(/\.[^.]+$/, '');
 }
 
 /** Builds a series from plain arrays (tests, callers with their own data); checks what the engine relies on. */

@@ -54,7 +54,7 @@ function writeForecasts(recs: readonly object[], name: string): string {
 
 const s = randomWalk(1200, 11);
 const rounded = makeSeries('EURUSD', s.time, s.close.map((c) => +c.toFixed(6)), s.open.map((c) => +c.toFixed(6)));
-const pricesFile = writePrices(s, 'EURUSD_H4.csv');
+const pricesFile = writePrices(s, 'EURUSD.csv');
 
 describe('prices', () => {
   it('reads a price file through the OHLCV loader and names the instrument after it', async () => {
@@ -62,6 +62,7 @@ describe('prices', () => {
     expect(p.instrument).toBe('EURUSD');
     expect(p.time.length).toBe(1200);
     expect(instrumentFromFile('/x/AAPL.csv')).toBe('AAPL');
+    expect(instrumentFromFile('/x/EURUSD_H4.csv')).toBe('EURUSD_H4'); // as fintune eval names it
     expect(pipSizeFor('USDJPY')).toBe(0.01);
     expect(pipSizeFor('EURUSD')).toBe(0.0001);
   });
