@@ -103,6 +103,7 @@ export function verdict(r: StudyResults): string[] {
   }
   if (r.methods.length === 0) {
     out.push('No run finished, so there is nothing to judge yet.');
+    if (r.failures.length) out.push(`${r.failures.length} run(s) failed: ${r.failures.map((f) => `${f.id} (${f.error.split('\n').pop()})`).join('; ')}.`);
     return out;
   }
   const winners = r.methods.filter((m) => m.beatsPersistence);

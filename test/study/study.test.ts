@@ -193,3 +193,29 @@ describe('fintune tune', () => {
     expect(dirs.every((d) => !fs.existsSync(path.join(tuneOut, 'runs/tiny', d, 'seed-0/forecasts.jsonl')))).toBe(true);
   });
 });
+
+describe('fintune report edge cases', () => {
+  it('reports a study where every run failed, and attaches back-test results when given', { timeout: 30_000 }, async () => {
+    const { aggregate } = await import('../../src/study/runner.js');
+    const { renderReport, readBacktest } = await import('../../src/study/report.js');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fintune-report-'));
+    cleanup.push(dir);
+    const r = await aggregate(tinyConfig(), dir, [], [{ id: 'tiny/full/seed-0', error: 'out of memory' }], []);
+    const empty = await renderReport(r);
+    expect(empty.markdown).toContain('No run finished');
+    expect(empty.markdown).toContain('tiny/full/seed-0');
+    expect(empty.html).not.toMatch(/https?:\/\//);
+
+    const bt = path.join(dir, 'backtest.json');
+    const equity = [
+      { t: '2015-08-01', equity: 1 },
+      { t: '2015-09-01', equity: 1.02 },
+    ];
+    fs.writeFileSync(bt, JSON.stringify({ methods: [{ key: 'full', sharpe: 0.4, totalReturn: 0.02, maxDrawdown: -0.01, trades: 3, equity }] }));
+    const withBt = await renderReport({ ...r, backtest: readBacktest(bt) });
+    expect(withBt.charts.find((c) => c.id === 'equity')!.rows).toHaveLength(2);
+    expect(withBt.markdown).toContain('## Back-test');
+    fs.writeFileSync(bt, '{"rows": []}');
+    expect(() => readBacktest(bt)).toThrow(/methods/);
+  });
+});
