@@ -11,6 +11,7 @@ import { injectPrompt } from './prompt/model.js';
 import { applyBitFit } from './bitfit/model.js';
 import { injectBottleneck } from './bottleneck/model.js';
 import { applyFull } from './full/model.js';
+import { quantizeModel } from './quant/index.js';
 import { mergeAdapters, unmergeAdapters } from './merge.js';
 import { trainableParameters, type TrainableCount } from './common.js';
 
@@ -45,6 +46,8 @@ export const METHODS: MethodSpec[] = [
   { name: 'lora', description: 'low-rank ΔW = (α/r)·B·A on target linears', zeroInit: true, frozenBase: true, peftFormat: true, mergeable: true, apply: (m, o, n) => void injectLora(m, o, n) },
   { name: 'rslora', description: 'LoRA scaled by α/√r (rank-stabilized)', zeroInit: true, frozenBase: true, peftFormat: true, mergeable: true, apply: (m, o, n) => void injectLora(m, { ...o, useRslora: true }, n) },
   { name: 'dora', description: 'LoRA direction + learned per-output magnitude', zeroInit: true, frozenBase: true, peftFormat: true, mergeable: true, apply: (m, o, n) => void injectLora(m, { ...o, useDora: true }, n) },
+  // QLoRA composes src/peft/quant (NF4 base, quantized in place) with LoRA; options: quantType, doubleQuant, LoRA's.
+  { name: 'qlora', description: 'LoRA on an NF4-quantized frozen base', zeroInit: false, frozenBase: true, peftFormat: true, mergeable: false, apply: (m, o, n) => { const { quantType, doubleQuant, ...lora } = o; quantizeModel(m, { type: (quantType as 'nf4') ?? 'nf4', doubleQuant: (doubleQuant as boolean) ?? true }); injectLora(m, lora, n); } },
   { name: 'ia3', description: 'learned scales of attention outputs and FFN inputs', zeroInit: true, frozenBase: true, peftFormat: true, mergeable: true, apply: (m, o, n) => void injectIa3(m, o, n) },
   { name: 'prefix', description: 'trainable key/value prefix in every layer', zeroInit: false, frozenBase: true, peftFormat: true, mergeable: false, apply: (m, o, n) => void injectPrefix(m, { ...o, numVirtualTokens: num(o, 'numVirtualTokens', 20) }, n) },
   { name: 'prompt', description: 'trainable virtual token embeddings before the input', zeroInit: false, frozenBase: true, peftFormat: true, mergeable: false, apply: (m, o, n) => void injectPrompt(m, { ...o, numVirtualTokens: num(o, 'numVirtualTokens', 20) }, n) },
