@@ -10,8 +10,6 @@ import { register as registerGenerate } from './generate.js';
 import { register as registerImport } from './import.js';
 import { register as registerMerge } from './merge.js';
 import { register as registerMethods } from './methods.js';
-import { register as registerMerge } from './merge.js';
-import { register as registerMethods } from './methods.js';
 import { register as registerPretrain } from './pretrain.js';
 import { register as registerReport } from './report.js';
 import { register as registerServe } from './serve.js';
