@@ -7,6 +7,8 @@ import { addsBos, documentExample, packDocuments, tokenizeDocuments, type Docume
 import { blockBatch, PackedBlocks, packedEvalBatches } from '../../src/data/batching.js';
 import { IGNORE_INDEX, padBatch, ShuffledExamples } from '../../src/train/data.js';
 import { GPT2 } from '../../src/models/gpt2.js';
+import { Llama } from '../../src/models/llama.js';
+import type { CausalLM } from '../../src/models/common.js';
 import { crossEntropy } from '../../src/tensor/nn_ops.js';
 import { fromArray, noGrad, tidy } from '../../src/tensor/index.js';
 import { Trainer } from '../../src/train/trainer.js';
@@ -183,7 +185,7 @@ describe('blockBatch', () => {
 });
 
 /** Summed loss of every segment of every block, from one forward over the whole batch. */
-function packedSegmentLosses(model: GPT2, docs: TokenizedDoc[], blockSize: number, masked = true): Map<number, number> {
+function packedSegmentLosses(model: CausalLM, docs: TokenizedDoc[], blockSize: number, masked = true): Map<number, number> {
   const { blocks } = packDocuments(docs, { blockSize });
   const batch = blockBatch(blocks, { padId: PAD, padTo: blockSize });
   const out = new Map<number, number>();
@@ -201,7 +203,7 @@ function packedSegmentLosses(model: GPT2, docs: TokenizedDoc[], blockSize: numbe
   return out;
 }
 
-function aloneLoss(model: GPT2, d: TokenizedDoc): number {
+function aloneLoss(model: CausalLM, d: TokenizedDoc): number {
   const ex = documentExample(d);
   const T = ex.inputIds.length;
   return tidy(() => crossEntropy(model.forward(fromArray(ex.inputIds, [1, T])), fromArray(ex.labels, [1, T]), { reduction: 'sum' }).item());
@@ -235,6 +237,30 @@ describe('packed losses equal unpacked ones (GPT-2)', () => {
     });
   });
 
+  it('gradients too: one packed batch = the documents one by one', () => {
+    const grads = (): Float32Array[] => model.parameters().map((p) => Float32Array.from(p.grad!.contiguous().data as Float32Array));
+    const sub = docs.slice(0, 6);
+    const { blocks } = packDocuments(sub, { blockSize: 32 });
+    const b = blockBatch(blocks, { padId: PAD });
+    model.zeroGrad();
+    tidy(() => crossEntropy(model.forward(b.inputIds, { attentionMask: b.attentionMask, positionIds: b.positionIds }), b.labels, { reduction: 'sum' }).backward());
+    const packed = grads();
+    model.zeroGrad();
+    for (const d of sub) {
+      const ex = documentExample(d);
+      const T = ex.inputIds.length;
+      tidy(() => crossEntropy(model.forward(fromArray(ex.inputIds, [1, T])), fromArray(ex.labels, [1, T]), { reduction: 'sum' }).backward());
+    }
+    const alone = grads();
+    model.zeroGrad();
+    let worst = 0, scale = 0;
+    packed.forEach((g, i) => g.forEach((v, j) => {
+      worst = Math.max(worst, Math.abs(v - alone[i]![j]!));
+      scale = Math.max(scale, Math.abs(alone[i]![j]!));
+    }));
+    expect(worst / scale).toBeLessThan(1e-5);
+  });
+
   it('unpacked: a right-padded batch with its key-padding mask scores each document as alone', () => {
     noGrad(() => {
       const b = padBatch(docs.map(documentExample), PAD, { keyPaddingMask: true });
@@ -261,6 +287,23 @@ describe('packed losses equal unpacked ones (GPT-2)', () => {
         alone += tidy(() => crossEntropy(model.forward(fromArray(inp, [1, n])), fromArray(lab, [1, n]), { reduction: 'sum' }).item());
       }
       expect(Math.abs(packed - alone) / (long.ids.length - 1)).toBeLessThan(1e-5);
+    });
+  });
+});
+
+describe('packed losses equal unpacked ones (Llama: rotary positions, grouped-query attention)', () => {
+  it('every document, within 1e-5', () => {
+    const model = new Llama({ vocabSize: tok.vocabSize, hiddenSize: 16, intermediateSize: 32, numLayers: 2, numHeads: 4, numKvHeads: 2, maxPositions: 32 });
+    model.initWeights(5);
+    model.eval();
+    const recs = Array.from({ length: 8 }, (_, i) => ({ prompt: numbers(3 + (i % 4), i), answer: ' ' + numbers(2 + (i % 5), i + 1) }));
+    const { docs } = tokenizeDocuments(tok, recs, { loss: 'answer' });
+    noGrad(() => {
+      const packed = packedSegmentLosses(model, docs, 24);
+      docs.forEach((d, i) => {
+        const scored = d.ids.length - d.firstTarget;
+        expect(Math.abs(packed.get(i)! - aloneLoss(model, d)) / scored).toBeLessThan(1e-5);
+      });
     });
   });
 });
