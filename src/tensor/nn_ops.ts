@@ -7,6 +7,7 @@ import type { AttnView, Buf } from './backend.js';
 import { backendFor } from './backends.js';
 import { isGradEnabled, noGrad as noGradScope, record, type BackwardContext } from './autograd.js';
 import { bf16ToF32 } from './half.js';
+import { autocastMode, roundBf16, withAutocast } from './autocast.js';
 import { isFloat } from './dtype.js';
 import { newStorageUnscoped } from './storage.js';
 import { slice as sliceOp } from './ops.js';
@@ -55,6 +56,10 @@ function lastDim(t: Tensor): number {
  */
 export function linear(x: Tensor, w: Tensor, b: Tensor | null, layout: 'out_in' | 'in_out' = 'out_in'): Tensor {
   if (w.dtype === 'bf16') return linearBf16Weight(x, w, b, layout);
+  if (autocastMode() === 'bf16' && x.dtype === 'f32' && w.dtype === 'f32') {
+    // bf16 autocast: bf16 operands, f32 accumulation, bf16 result (see autocast.ts).
+    return withAutocast(null, () => roundBf16(linear(roundBf16(x), roundBf16(w), b ? roundBf16(b) : null, layout)));
+  }
   const dtype = sameFloat(x, w, 'linear');
   if (w.ndim !== 2) throw new Error(`linear: weight must be 2-D, got ${w.describe()}`);
   const [inF, outF] = layout === 'out_in' ? [w.shape[1]!, w.shape[0]!] : [w.shape[0]!, w.shape[1]!];

@@ -14,6 +14,7 @@
  * (e.g. frozen embeddings below a trainable adapter). Tensors fn closes over must be leaves or need no gradient:
  * a non-leaf would have its graph consumed by the first block's inner backward.
  */
+import { autocastMode, withAutocast } from '../tensor/autocast.js';
 import { isGradEnabled, noGrad, record, runBackward, setGradEnabled } from '../tensor/autograd.js';
 import type { Philox } from '../tensor/rng.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -33,6 +34,8 @@ export function checkpoint(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[]
   if (!needs) return fn(...inputs);
 
   const before = rngs.map((r) => r.position);
+  // The recomputation must see the same autocast mode as this forward (backward runs outside the forward's).
+  const cast = autocastMode();
   // Own scope: the block's intermediates are released as soon as it returns; only its output survives.
   const out = tidy(() => noGrad(() => fn(...inputs.map((t) => t.detach()))));
   const after = rngs.map((r) => r.position);
@@ -59,7 +62,7 @@ export function checkpoint(fn: (...inputs: Tensor[]) => Tensor, inputs: Tensor[]
         let y: Tensor;
         let replayed: number[];
         try {
-          y = fn(...detached);
+          y = withAutocast(cast, () => fn(...detached));
         } finally {
           replayed = rngs.map((r) => r.position);
           setGradEnabled(prev);

@@ -33,6 +33,7 @@ export interface TrainingCliOptions {
   valData?: string;
   seed: number;
   gradCheckpoint?: boolean;
+  autocast?: string;
   tensorboard?: boolean;
   resume?: boolean;
   quiet?: boolean;
@@ -75,10 +76,15 @@ export function addTrainingOptions(cmd: Command): Command {
     .option('--keep-last <n>', 'recent checkpoints kept (the best is kept too)', num('--keep-last', true, 1), 2)
     .option('--seed <n>', 'seed for initialization, data order and dropout', num('--seed', true, 0), 0)
     .option('--grad-checkpoint', 'recompute each block in backward: less memory for one extra forward pass')
+    .option('--autocast <dtype>', 'bf16: linear layers compute with bf16 operands and f32 accumulation (numerics of bf16 training)')
     .option('--tensorboard', 'also write TensorBoard event files to <out>/tb')
     .option('--resume', 'continue the run in --out from its newest checkpoint')
     .option('--quiet', 'no progress output')
     .option('--log-every <n>', 'progress line every n updates when not on a terminal', num('--log-every', true, 1), 10);
+}
+
+function badAutocast(v: string): never {
+  throw new Error(`--autocast must be bf16, got "${v}"`);
 }
 
 export function trainerConfigFrom(o: TrainingCliOptions): TrainerConfig {
@@ -100,6 +106,7 @@ export function trainerConfigFrom(o: TrainingCliOptions): TrainerConfig {
     checkpointEvery: o.checkpointEvery,
     keepLast: o.keepLast,
     gradCheckpoint: !!o.gradCheckpoint,
+    autocast: o.autocast === undefined ? null : o.autocast === 'bf16' ? 'bf16' : badAutocast(o.autocast),
     tensorboard: !!o.tensorboard,
     resume: !!o.resume,
     progress: o.quiet ? 'quiet' : 'auto',

@@ -20,6 +20,7 @@ import { AdamW, clipGradNorm, decayGroups, SGD, type Optimizer } from '../nn/opt
 import { noGrad } from '../tensor/autograd.js';
 import { backendFor } from '../tensor/backends.js';
 import { crossEntropy, tidy } from '../tensor/index.js';
+import { withAutocast } from '../tensor/autocast.js';
 import { Philox, type RngState } from '../tensor/rng.js';
 import { indexArray, type Tensor } from '../tensor/tensor.js';
 import { checkpoint } from './checkpoint_op.js';
@@ -409,7 +410,9 @@ export class Trainer {
     this.optimizer.zeroGrad();
     for (const b of micro) {
       const v = tidy(() => {
-        const logits = this.model.forward(b.inputIds, { attentionMask: b.attentionMask ?? null, positionIds: b.positionIds });
+        const logits = withAutocast(this.config.autocast ?? null, () =>
+          this.model.forward(b.inputIds, { attentionMask: b.attentionMask ?? null, positionIds: b.positionIds }),
+        );
         const l = crossEntropy(logits, b.labels, { ignoreIndex: IGNORE_INDEX, reduction: 'sum' });
         const lv = l.item();
         // A non-finite loss has nothing useful to backpropagate; the caller stops the run.
@@ -434,7 +437,9 @@ export class Trainer {
       noGrad(() => {
         for (const b of this.o.eval!()) {
           sum += tidy(() => {
-            const logits = this.model.forward(b.inputIds, { attentionMask: b.attentionMask ?? null, positionIds: b.positionIds });
+            const logits = withAutocast(this.config.autocast ?? null, () =>
+              this.model.forward(b.inputIds, { attentionMask: b.attentionMask ?? null, positionIds: b.positionIds }),
+            );
             return crossEntropy(logits, b.labels, { ignoreIndex: IGNORE_INDEX, reduction: 'sum' }).item();
           });
           count += scoredCount(b.labels);
@@ -608,9 +613,7 @@ function validateConfig(c: Trainer['config'], hasEval: boolean): void {
     throw new Error(`trainer: clipGradNorm must be >= 0 (0 = off), got ${c.clipGradNorm}`);
   }
   if (c.optimizer !== 'adamw' && c.optimizer !== 'sgd') throw new Error(`trainer: optimizer must be "adamw" or "sgd", got ${JSON.stringify(c.optimizer)}`);
-  if (c.autocast) {
-    throw new Error(`trainer: autocast "${c.autocast}" is not supported yet — the backend computes in f32; train without it`);
-  }
+  if (c.autocast && c.autocast !== 'bf16') throw new Error(`trainer: autocast must be "bf16" or null, got ${JSON.stringify(c.autocast)}`);
   if (c.earlyStopping) {
     posInt(c.earlyStopping.patience, 'earlyStopping.patience');
     if (!hasEval) throw new Error('trainer: early stopping needs evaluation data');
