@@ -23,6 +23,8 @@
  *    the first of the next), or dropped, or refused — by option, always counted.
  */
 import { IGNORE_INDEX, type Example } from '../train/data.js';
+import type { PromptAnswer } from './loaders/text.js';
+import { renderChat, type ChatTemplate } from './prompts.js';
 
 /**
  * What tokenization needs of a tokenizer. `Tokenizer` (src/io/tokenizer.ts) and the CLI's `TextCodec`
@@ -81,9 +83,28 @@ export function addsBos(tok: DocTokenizer): boolean {
   return withSpecial.length > plain.length && withSpecial[0] === bos;
 }
 
-function encodePlain(tok: DocTokenizer, text: string, name: string, field: string): number[] {
-  if (typeof text !== 'string') throw new Error(`${name}: "${field}" must be a string, got ${text === null ? 'null' : typeof text}`);
+function checkString(v: unknown, name: string, field: string): string {
+  if (typeof v !== 'string') throw new Error(`${name}: "${field}" must be a string, got ${v === null ? 'null' : typeof v}`);
+  return v;
+}
+
+/** Special tokens are ours to add (BOS/EOS below), never the post-processor's. */
+function encodePlain(tok: DocTokenizer, text: string): number[] {
   return Array.from(tok.encode(text, { addSpecialTokens: false }));
+}
+
+/**
+ * Rows of `loadPromptAnswers(file)` as named inputs ("file:line" in every message). A row's system prompt needs
+ * a chat template to go anywhere, so a row carrying one without `chatTemplate` is an error rather than a
+ * system prompt silently left out.
+ */
+export function promptAnswerInputs(file: string, rows: readonly PromptAnswer[], opts: { chatTemplate?: ChatTemplate } = {}): DocumentInput[] {
+  return rows.map((r) => {
+    const name = `${file}:${r.line}`;
+    if (opts.chatTemplate) return { prompt: renderChat(r.system ?? '', r.prompt, opts.chatTemplate), answer: r.answer, name };
+    if (r.system !== undefined) throw new Error(`${name}: the record has a system prompt; choose a chat template (chatTemplate 'llama2' or 'plain') to render it`);
+    return { prompt: r.prompt, answer: r.answer, name };
+  });
 }
 
 /**
@@ -108,12 +129,13 @@ export function tokenizeDocuments(tok: DocTokenizer, records: readonly DocumentI
     let ids: number[];
     let promptLength = 0;
     if (typeof r === 'string') {
-      ids = [...head, ...encodePlain(tok, r, name, 'text'), eos];
+      ids = [...head, ...encodePlain(tok, r), eos];
     } else if (r && typeof r === 'object' && 'prompt' in r) {
       name = r.name ?? fallback;
-      const prompt = encodePlain(tok, r.prompt, name, 'prompt');
-      if (typeof r.answer !== 'string') encodePlain(tok, r.answer, name, 'answer'); // the type error, by name
-      const joined = encodePlain(tok, r.prompt + r.answer, name, 'answer');
+      const promptText = checkString(r.prompt, name, 'prompt');
+      const answerText = checkString(r.answer, name, 'answer');
+      const prompt = encodePlain(tok, promptText);
+      const joined = encodePlain(tok, promptText + answerText);
       // The prompt's tokens are the common prefix; a token merged across the boundary counts as the answer's.
       let k = 0;
       while (k < prompt.length && k < joined.length && prompt[k] === joined[k]) k++;
@@ -123,12 +145,11 @@ export function tokenizeDocuments(tok: DocTokenizer, records: readonly DocumentI
       ids = [...head, ...joined, eos];
     } else if (r && typeof r === 'object' && 'text' in r) {
       name = r.name ?? fallback;
-      ids = [...head, ...encodePlain(tok, r.text, name, 'text'), eos];
+      ids = [...head, ...encodePlain(tok, checkString(r.text, name, 'text')), eos];
     } else {
       throw new Error(`${fallback}: expected a string, {text} or {prompt, answer}`);
     }
-    // A document needs one target at least: BOS/EOS alone around empty text has nothing to learn but EOS, which
-    // is still a target, so only a document of a single token is useless (no BOS, empty text).
+    // Empty text with BOS still teaches BOS → EOS; without BOS it would be a lone EOS, which predicts nothing.
     if (ids.length < 2) throw new Error(`${name}: the document is empty (${ids.length} token)`);
     const firstTarget = loss === 'answer' && promptLength > 0 ? promptLength : 1;
     docs.push({ ids: Int32Array.from(ids), firstTarget, name, promptLength });

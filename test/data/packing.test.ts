@@ -3,9 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadTokenizer, saveNumericTokenizer, type Tokenizer } from '../../src/io/tokenizer.js';
-import { addsBos, documentExample, packDocuments, tokenizeDocuments, type DocumentInput, type TokenizedDoc } from '../../src/data/packing.js';
+import { addsBos, documentExample, packDocuments, promptAnswerInputs, tokenizeDocuments, type DocumentInput, type TokenizedDoc } from '../../src/data/packing.js';
 import { blockBatch, PackedBlocks, packedEvalBatches } from '../../src/data/batching.js';
 import { IGNORE_INDEX, padBatch, ShuffledExamples } from '../../src/train/data.js';
+import { loadPromptAnswers } from '../../src/data/loaders/text.js';
 import { GPT2 } from '../../src/models/gpt2.js';
 import { Llama } from '../../src/models/llama.js';
 import type { CausalLM } from '../../src/models/common.js';
@@ -151,6 +152,21 @@ describe('packDocuments', () => {
       );
     }
     expect(() => packDocuments(docs, { blockSize: 1 })).toThrow(/blockSize must be an integer ≥ 2/);
+  });
+
+  it('from a prompt/answer file: the error names file:line; system prompts need a chat template', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fintune-pack-'));
+    dirs.push(dir);
+    const file = path.join(dir, 'pa.jsonl');
+    const rows = [{ prompt: '1 2', answer: ' 3' }, { prompt: numbers(30, 2), answer: ' 4' }, { prompt: '5', answer: ' 6', system: '0' }];
+    fs.writeFileSync(file, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const loaded = await loadPromptAnswers(file);
+    expect(() => promptAnswerInputs(file, loaded.rows)).toThrow(new RegExp(`pa\\.jsonl:3: the record has a system prompt; choose a chat template`));
+    const inputs = promptAnswerInputs(file, loaded.rows.slice(0, 2));
+    const { docs } = tokenizeDocuments(tok, inputs, { loss: 'answer' });
+    expect(() => packDocuments(docs, { blockSize: 16 })).toThrow(/pa\.jsonl:2: the prompt is 30 tokens, which leaves no room for the answer in blockSize 16/);
+    const chat = promptAnswerInputs(file, loaded.rows, { chatTemplate: 'plain' })[2]!;
+    expect(chat).toEqual({ prompt: '### System:\n0\n\n### User:\n5\n\n### Assistant:\n', answer: ' 6', name: `${file}:3` });
   });
 });
 
