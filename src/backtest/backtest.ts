@@ -154,23 +154,28 @@ export function chance(
     // A random draw that never trades has no Sharpe; it is as good as zero for the comparison.
     sharpes.push(returnMetrics(sim.returns, barsPerYear).sharpe ?? 0);
   }
-  sharpes.sort((a, b) => a - b);
+  return { draws, seed, ...chanceSummary(sharpes, modelSharpe) };
+}
+
+/** Where `modelSharpe` falls among the random Sharpes (percentile, ties half), and their summary. */
+export function chanceSummary(sharpes: number[], modelSharpe: number | null): Pick<ChanceDistribution, 'modelSharpePercentile' | 'sharpe'> {
+  const sorted = [...sharpes].sort((a, b) => a - b);
+  const draws = sorted.length;
+  if (draws === 0) return { modelSharpePercentile: null, sharpe: null };
   let pct: number | null = null;
   if (modelSharpe !== null) {
     let below = 0;
     let ties = 0;
-    for (const s of sharpes) {
+    for (const s of sorted) {
       if (s < modelSharpe) below++;
       else if (s === modelSharpe) ties++;
     }
     pct = (100 * (below + ties / 2)) / draws;
   }
-  const m = sharpes.reduce((a, b) => a + b, 0) / draws;
+  const m = sorted.reduce((a, b) => a + b, 0) / draws;
   return {
-    draws,
-    seed,
     modelSharpePercentile: pct,
-    sharpe: { mean: m, p05: quantileSorted(sharpes, 0.05), p50: quantileSorted(sharpes, 0.5), p95: quantileSorted(sharpes, 0.95) },
+    sharpe: { mean: m, p05: quantileSorted(sorted, 0.05), p50: quantileSorted(sorted, 0.5), p95: quantileSorted(sorted, 0.95) },
   };
 }
 

@@ -147,6 +147,7 @@ export function directionForecasts(file: string, items: readonly LinedForecast[]
       direction: ok ? Math.sign(r.predicted[H - 1]! - last) : 0,
       confidence: forecastConfidence(r),
       where: `${file}:${line}`,
+      lastKnown: last,
     };
   });
 }

@@ -10,7 +10,8 @@ import { simulate, type CostModel, type Trade } from './engine.js';
 import { BacktestError } from './errors.js';
 import { returnMetrics, tradeMetrics } from './metrics.js';
 import { barIndex, gapsAfter, inferBarsPerYear, type PriceSeries } from './prices.js';
-import type { Annualization, StrategyResult } from './backtest.js';
+import { chanceSummary, type Annualization, type StrategyResult } from './backtest.js';
+import { createRng } from '../tensor/rng.js';
 
 export interface DirectionForecast {
   instrument: string;
@@ -22,6 +23,8 @@ export interface DirectionForecast {
   confidence?: number;
   /** Where it came from (file:line), for messages. */
   where?: string;
+  /** The last value the forecaster saw; checked against the close at t0 when given (misaligned data). */
+  lastKnown?: number;
 }
 
 export interface PortfolioConfig {
@@ -33,6 +36,8 @@ export interface PortfolioConfig {
   defaultCosts?: CostModel;
   flatOverGaps?: boolean;
   barsPerYear?: number;
+  /** Relative tolerance between a forecast's lastKnown and the close at t0. Default 1e-6. */
+  alignTolerance?: number;
 }
 
 export interface PortfolioResult {
@@ -55,8 +60,15 @@ export function portfolioBacktest(prices: ReadonlyMap<string, PriceSeries>, fore
   for (const f of forecasts) {
     const s = prices.get(f.instrument);
     if (!s) throw new BacktestError(`${f.where ?? 'forecast'}: instrument ${f.instrument} has no prices (have ${[...prices.keys()].join(', ')})`);
-    if (barIndex(s, f.t0) < 0) {
+    const bar = barIndex(s, f.t0);
+    if (bar < 0) {
       throw new BacktestError(`${f.where ?? 'forecast'}: ${new Date(f.t0).toISOString()} is not a bar of ${f.instrument} (${s.source})`);
+    }
+    const tol = cfg.alignTolerance ?? 1e-6;
+    if (f.lastKnown !== undefined && Math.abs(f.lastKnown - s.close[bar]!) > tol * Math.abs(s.close[bar]!)) {
+      throw new BacktestError(
+        `${f.where ?? 'forecast'}: the last known value ${f.lastKnown} is not the close ${s.close[bar]} of ${f.instrument} at ${new Date(f.t0).toISOString()} (misaligned timestamps, or Close vs Adj Close?)`,
+      );
     }
     let list = byDate.get(f.t0);
     if (!list) byDate.set(f.t0, (list = []));
@@ -80,7 +92,8 @@ export function portfolioBacktest(prices: ReadonlyMap<string, PriceSeries>, fore
   }
 
   // The portfolio runs from the first signal date to the last position's horizon end, on the union of bar times.
-  const firstT = Math.min(...byDate.keys());
+  let firstT = Infinity;
+  for (const t of byDate.keys()) firstT = Math.min(firstT, t);
   let lastT = -Infinity;
   for (const f of forecasts) {
     const s = prices.get(f.instrument)!;
@@ -91,7 +104,9 @@ export function portfolioBacktest(prices: ReadonlyMap<string, PriceSeries>, fore
   const sleeves: PortfolioResult['sleeves'] = [];
   const trades: PortfolioResult['trades'] = [];
   let turnover = 0;
+  const traded = new Set(forecasts.map((f) => f.instrument));
   for (const [name, s] of prices) {
+    if (!traded.has(name)) continue;
     const from = s.time.findIndex((t) => t >= firstT);
     if (from < 0) continue;
     let to = s.time.length;
@@ -100,7 +115,7 @@ export function portfolioBacktest(prices: ReadonlyMap<string, PriceSeries>, fore
     const sim = simulate(view, decided.get(name)!.subarray(from, to), {
       costs: cfg.costs?.[name] ?? cfg.defaultCosts,
       flatOverGaps: cfg.flatOverGaps,
-      gaps: gapsAfter(s.time).subarray(from, to),
+      gaps: cfg.flatOverGaps ? gapsAfter(s.time).subarray(from, to) : undefined,
     });
     let contribution = 0;
     for (let j = 0; j < view.time.length; j++) {
@@ -140,4 +155,54 @@ export function portfolioBacktest(prices: ReadonlyMap<string, PriceSeries>, fore
     trades,
     dates,
   };
+}
+
+export interface PortfolioBenchmarks {
+  /** Every forecast ticker long 1/N on every signal date, same holding and costs. */
+  longAll: PortfolioResult;
+  /** Direction = sign of each ticker's move over the last `lookback` bars up to t0 (previous-direction baseline). */
+  momentum: PortfolioResult;
+  /** Directions drawn with replacement from the model's own calls. */
+  random: { draws: number; seed: number; modelSharpePercentile: number | null; sharpe: { mean: number; p05: number; p50: number; p95: number } | null };
+}
+
+/**
+ * The portfolio's benchmarks on exactly the model's (ticker, date) pairs, holding and costs: long everything,
+ * the previous move's direction, and a seeded bootstrap of the model's directions for a chance distribution.
+ */
+export function portfolioBenchmarks(
+  prices: ReadonlyMap<string, PriceSeries>,
+  forecasts: readonly DirectionForecast[],
+  cfg: PortfolioConfig,
+  modelSharpe: number | null,
+  o: { draws?: number; seed?: number; lookback?: number } = {},
+): PortfolioBenchmarks {
+  // Benchmarks make their own calls: the model's confidence filter and last-known check do not apply to them.
+  const plain = { ...cfg, minConfidence: undefined };
+  const strip = (f: DirectionForecast): DirectionForecast => ({ instrument: f.instrument, t0: f.t0, direction: f.direction, where: f.where });
+  const longAll = portfolioBacktest(prices, forecasts.map((f) => ({ ...strip(f), direction: 1 })), plain);
+  const lookback = o.lookback ?? cfg.horizon;
+  const momentum = portfolioBacktest(
+    prices,
+    forecasts.map((f) => {
+      const s = prices.get(f.instrument)!;
+      const bar = barIndex(s, f.t0);
+      return { ...strip(f), direction: bar >= lookback ? Math.sign(s.close[bar]! - s.close[bar - lookback]!) : 0 };
+    }),
+    plain,
+  );
+  const draws = o.draws ?? 1000;
+  const seed = o.seed ?? 0;
+  if (!(Number.isInteger(draws) && draws >= 0)) throw new BacktestError(`randomDraws must be an integer >= 0, got ${draws}`);
+  // The model's calls after its confidence filter are what the random draws resample.
+  const calls = forecasts.filter((f) => cfg.minConfidence === undefined || f.confidence === undefined || f.confidence >= cfg.minConfidence);
+  const dirs = calls.map((f) => f.direction);
+  if (draws === 0 || dirs.length === 0) return { longAll, momentum, random: { draws: 0, seed, modelSharpePercentile: null, sharpe: null } };
+  const rng = createRng(seed, 'backtest.portfolio.random');
+  const sharpes: number[] = [];
+  for (let d = 0; d < draws; d++) {
+    const drawn = calls.map((f) => ({ ...strip(f), direction: dirs[rng.randint(dirs.length)]! }));
+    sharpes.push(portfolioBacktest(prices, drawn, plain).metrics.sharpe ?? 0);
+  }
+  return { longAll, momentum, random: { draws, seed, ...chanceSummary(sharpes, modelSharpe) } };
 }

@@ -94,7 +94,8 @@ export async function walkForward(series: PriceSeries, predictions: readonly Pre
   const ann = resolveBarsPerYear(series.time, cfg.barsPerYear);
   const n = series.time.length;
   const gaps = gapsAfter(series.time);
-  const first = Math.min(...predictions.map((p) => p.bar));
+  let first = Infinity;
+  for (const p of predictions) first = Math.min(first, p.bar);
   const startTest = first + cfg.trainBars;
   if (startTest >= n) throw new BacktestError(`trainBars ${cfg.trainBars} leaves no bars to trade (predictions start at bar ${first} of ${n})`);
 

@@ -124,12 +124,18 @@ describe('fintune backtest', () => {
     }
     const file = path.join(tmp, 'stocknet.jsonl');
     fs.writeFileSync(file, recs.map((r) => JSON.stringify(r)).join('\n') + '\n');
-    const r = await runCli(['backtest', '--forecasts', file, '--prices-dir', dir, '--portfolio', '--spread-bps', '2', '--ticker-cost', 'AAPL=1', '--json']);
+    const r = await runCli(['backtest', '--forecasts', file, '--prices-dir', dir, '--portfolio', '--spread-bps', '2', '--ticker-cost', 'AAPL=1', '--random', '50', '--json']);
     expect(r.stderr).toBe('');
     const p = JSON.parse(r.stdout).portfolios[0];
     expect(p.dates).toBe(39);
     expect(p.sleeves.map((s: { instrument: string }) => s.instrument).sort()).toEqual(['AAPL', 'AMZN', 'BA']);
     expect(p.annualization.inferred).toBeGreaterThan(240);
     expect(p.annualization.inferred).toBeLessThan(260);
+    expect(Object.keys(p.strategies)).toEqual(['model', 'long-all', 'momentum']);
+    expect(p.random.draws).toBe(50);
+    // The calls were made on Close; reading Adj Close instead is caught as misaligned, naming the line.
+    const adj = await runCli(['backtest', '--forecasts', file, '--prices-dir', dir, '--portfolio', '--adj-close']);
+    expect(adj.code).toBe(1);
+    expect(adj.stderr).toMatch(new RegExp(`${file.replace(/[.]/g, '\\.')}:\\d+: the last known value .* Close vs Adj Close`));
   });
 });

@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runBacktest } from '../../src/backtest/backtest.js';
+import { chanceSummary, runBacktest } from '../../src/backtest/backtest.js';
 import { alignForecasts, directionForecasts, readForecastFile } from '../../src/backtest/forecasts.js';
-import { portfolioBacktest } from '../../src/backtest/portfolio.js';
+import { portfolioBacktest, portfolioBenchmarks } from '../../src/backtest/portfolio.js';
 import { instrumentFromFile, loadPrices, makeSeries, pipSizeFor, type PriceSeries } from '../../src/backtest/prices.js';
 import { cadence, functionPredictions, makeSignals, decidedPositions, type Prediction } from '../../src/backtest/signals.js';
 import { walkForward } from '../../src/backtest/walkforward.js';
@@ -77,7 +77,7 @@ describe('forecasts file → back-test', () => {
     const a = alignForecasts(file, items, p);
     expect(a.horizon).toBe(H);
     expect(a.parseFailures).toBe(0);
-    const cfg = { rule: { threshold: 0, units: 'pips' as const, pipSize: 1e-4, horizon: H }, costs: { spreadPips: 1, pipSize: 1e-4 }, randomDraws: 200, seed: 5 };
+    const cfg = { rule: { threshold: 0, units: 'pips' as const, pipSize: 1e-4, horizon: H }, costs: { spreadPips: 1, pipSize: 1e-4 }, randomDraws: 100, seed: 5 };
     const r = runBacktest(p, a.predictions, cfg);
     expect(r.annualization.inferred).toBeGreaterThan(1500);
     expect(r.annualization.used).toBe(r.annualization.inferred);
@@ -181,6 +181,19 @@ describe('bad inputs name the file and line or the parameter', () => {
   });
 });
 
+describe('chance distribution', () => {
+  it('percentile counts draws below and half the ties', () => {
+    // Draws −1, 0, 0.5, 0.5, 2: for 0.5, one... two below (−1, 0) and two ties → (2 + 1) / 5 = 60 %.
+    const c = chanceSummary([2, 0.5, -1, 0, 0.5], 0.5);
+    expect(c.modelSharpePercentile).toBe(60);
+    expect(c.sharpe!.p50).toBe(0.5);
+    expect(c.sharpe!.mean).toBeCloseTo(0.4, 15);
+    // p05 by linear interpolation between the 1st and 2nd of 5 sorted values: −1 + 0.2·(0 − (−1)) = −0.8
+    expect(c.sharpe!.p05).toBeCloseTo(-0.8, 15);
+    expect(chanceSummary([1, 2], null).modelSharpePercentile).toBeNull();
+  });
+});
+
 describe('walk-forward', () => {
   const H = 6;
   // Predictions that are right only in the second half: a threshold tuned on the past cannot know that in
@@ -245,5 +258,11 @@ describe('equal-weight long/short portfolio', () => {
     expect(r.returns[1]).toBeCloseTo(a + 0.005, 14);
     expect(r.sleeves.map((x) => x.instrument).sort()).toEqual(['A', 'B']);
     expect(r.metrics.trades).toBe(2);
+    // Benchmarks on the same (ticker, date) pairs: long-all holds A, B, C at ⅓ each: (1 % − 1 % + 0) / 3 = 0
+    // before costs; A still pays its 10 bp on ⅓ each side.
+    const b = portfolioBenchmarks(prices, [{ instrument: 'A', t0, direction: 1 }, { instrument: 'B', t0, direction: -1 }, { instrument: 'C', t0, direction: 0 }], { horizon: 1, costs: { A: { commissionBps: 10 } }, barsPerYear: 252 }, r.metrics.sharpe, { draws: 50, seed: 1, lookback: 1 });
+    const cA = 0.001 / 3;
+    expect(b.longAll.returns[1]).toBeCloseTo((1 - cA) * (1 + 0.01 / 3) * (1 - cA) - 1 + -0.01 / 3, 14);
+    expect(b.random.draws).toBe(50);
   });
 });

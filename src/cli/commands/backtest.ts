@@ -10,7 +10,7 @@ import { runBacktest, summarize, type BacktestResult, type StrategyResult } from
 import { simulate, type CostModel } from '../../backtest/engine.js';
 import { alignForecasts, directionForecasts, groupForecasts, readForecastFile, type LinedForecast } from '../../backtest/forecasts.js';
 import { writeSignalsCsv, type PositionPath } from '../../backtest/output.js';
-import { portfolioBacktest, type PortfolioResult } from '../../backtest/portfolio.js';
+import { portfolioBacktest, portfolioBenchmarks, type PortfolioBenchmarks, type PortfolioResult } from '../../backtest/portfolio.js';
 import { gapsAfter, instrumentFromFile, loadPrices, pipSizeFor, sliceSeries, type PriceSeries } from '../../backtest/prices.js';
 import { THRESHOLD_UNITS, type SignalRule, type ThresholdUnits } from '../../backtest/signals.js';
 import { OBJECTIVES, walkForward, type Objective, type WalkForwardResult } from '../../backtest/walkforward.js';
@@ -248,22 +248,28 @@ Every figure is defined in docs/backtest.md.`,
       const runs: RunOut[] = [];
       const paths: PositionPath[] = [];
       const curves: { name: string; time: ArrayLike<number>; equity: ArrayLike<number> }[] = [];
-      const portfolios: { method: string; result: PortfolioResult }[] = [];
+      const portfolios: { method: string; result: PortfolioResult; bench: PortfolioBenchmarks }[] = [];
 
       for (const [method, byInstrument] of groups) {
         if (o.portfolio) {
           const all = [...byInstrument.values()].flat();
           const horizon = o.horizon ?? all[0]!.record.true.length;
-          const result = portfolioBacktest(prices, directionForecasts(o.forecasts, all), {
+          const calls = directionForecasts(o.forecasts, all);
+          const pcfg = {
             horizon,
             minConfidence: o.minConfidence,
             costs: tickerCosts(o.tickerCost),
             defaultCosts: { spreadBps: o.spreadBps, commissionBps: o.commissionBps, slippageBps: o.slippageBps },
             flatOverGaps: o.flatOverGaps,
             barsPerYear: o.barsPerYear,
-          });
-          portfolios.push({ method, result });
+            alignTolerance: o.alignTolerance,
+          };
+          const result = portfolioBacktest(prices, calls, pcfg);
+          const bench = portfolioBenchmarks(prices, calls, pcfg, result.metrics.sharpe, { draws: o.random, seed: o.seed, lookback: o.momentumLookback });
+          portfolios.push({ method, result, bench });
           curves.push({ name: `${method}:portfolio`, time: result.time, equity: result.equity });
+          curves.push({ name: `${method}:portfolio:long-all`, time: bench.longAll.time, equity: bench.longAll.equity });
+          curves.push({ name: `${method}:portfolio:momentum`, time: bench.momentum.time, equity: bench.momentum.equity });
           continue;
         }
         for (const [instrument, list] of byInstrument) {
@@ -326,10 +332,12 @@ Every figure is defined in docs/backtest.md.`,
           costs: costsFor(o, [...prices.keys()][0] ?? ''),
           flatOverGaps: !!o.flatOverGaps,
           runs,
-          portfolios: portfolios.map(({ method, result: p }) => ({
+          portfolios: portfolios.map(({ method, result: p, bench }) => ({
             method,
             annualization: p.annualization,
             metrics: p.metrics,
+            strategies: { model: p.metrics, 'long-all': bench.longAll.metrics, momentum: bench.momentum.metrics },
+            random: bench.random,
             sleeves: p.sleeves,
             dates: p.dates.length,
           })),
@@ -337,10 +345,11 @@ Every figure is defined in docs/backtest.md.`,
         return;
       }
       for (const r of runs) printRun(r);
-      for (const { method, result: p } of portfolios) {
+      for (const { method, result: p, bench } of portfolios) {
         process.stdout.write(`\n${method}: equal-weight long/short portfolio of ${p.sleeves.length} tickers over ${p.dates.length} signal dates\n`);
         process.stdout.write(`bars per year: inferred ${fmt(p.annualization.inferred, 1)}, used ${fmt(p.annualization.used, 1)}\n`);
-        process.stdout.write(row(HEAD) + metricsRow('portfolio', p.metrics));
+        process.stdout.write(row(HEAD) + metricsRow('portfolio', p.metrics) + metricsRow('long-all', bench.longAll.metrics) + metricsRow('momentum', bench.momentum.metrics));
+        printChance(bench.random);
       }
     });
 }
@@ -376,16 +385,19 @@ function printRun(r: RunOut): void {
   w.write(`bars per year: inferred ${fmt(r.annualization.inferred, 1)}, used ${fmt(r.annualization.used, 1)}\n`);
   w.write(row(HEAD));
   for (const [name, m] of Object.entries(r.strategies)) w.write(metricsRow(name, m));
-  if (r.random?.sharpe) {
-    const s = r.random.sharpe;
-    w.write(`random signals (${r.random.draws} draws, seed ${r.random.seed}): Sharpe 5% ${fmt(s.p05, 2)}, median ${fmt(s.p50, 2)}, 95% ${fmt(s.p95, 2)}; model at percentile ${fmt(r.random.modelSharpePercentile, 1)}\n`);
-  }
+  if (r.random) printChance(r.random);
   if (r.walkForward) {
     w.write(`walk-forward by ${r.walkForward.objective}: ${r.walkForward.blocks.length} blocks\n`);
     for (const b of r.walkForward.blocks) {
       w.write(`  ${b.testFrom} .. ${b.testTo}  threshold ${b.chosen.threshold}  train ${r.walkForward.objective} ${fmt(b.trainObjective, 2)}  test return ${pct(b.testReturn)}\n`);
     }
   }
+}
+
+function printChance(r: BacktestResult['random']): void {
+  if (!r.sharpe) return;
+  const s = r.sharpe;
+  process.stdout.write(`random signals (${r.draws} draws, seed ${r.seed}): Sharpe 5% ${fmt(s.p05, 2)}, median ${fmt(s.p50, 2)}, 95% ${fmt(s.p95, 2)}; model at percentile ${fmt(r.modelSharpePercentile, 1)}\n`);
 }
 
 function writeEquityCsv(file: string, curves: readonly { name: string; time: ArrayLike<number>; equity: ArrayLike<number> }[]): void {
