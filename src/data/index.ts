@@ -1,4 +1,4 @@
-/** The data half of fintune: loaders, validation, price windows as text, chronological splits, task data. */
+/** The data half of fintune: loaders, validation, price windows as text, chronological splits, task data, packing. */
 export * from './errors.js';
 export * from './time.js';
 export { readLines, readCsvRecords, readTextChunks, CsvParser, type CsvRecord, type Line } from './stream.js';
@@ -16,3 +16,5 @@ export * from './stocknet.js';
 export * from './prompts.js';
 export * from './sentiment.js';
 export * from './reviews.js';
+export * from './packing.js';
+export * from './batching.js';
