@@ -31,7 +31,7 @@ import { spread, type Log } from './prices.js';
 /** Byte ids 0–255 plus one end-of-text id: the vocabulary of the tiny text model. */
 const EOS = 256;
 const VOCAB = 257;
-const PROMPT_CHARS = 220;
+const PROMPT_CHARS = 170;
 
 export interface CompactPair {
   id: string;
@@ -57,11 +57,11 @@ export function compactPair(e: ForecasterExample): CompactPair | null {
     .split('\n')
     .filter((l) => l.startsWith('[Headline]: '))
     .slice(-2)
-    .map((l) => clip(l.slice('[Headline]: '.length), 60));
+    .map((l) => clip(l.slice('[Headline]: '.length), 45));
   let prompt = `${e.ticker} week ${e.start} to ${e.end}.\n${clip(lastMove, 110)}\nPosts: ${heads.join(' | ') || 'none'}`;
   prompt = clip(prompt, PROMPT_CHARS) + '\nForecast:\n';
-  const first = (s: string): string => clip(s.split('\n').find((l) => l.trim() !== '') ?? s, 70);
-  const sentence = clip(a.analysis.split(/(?<=\.)\s/)[0] ?? a.analysis, 110);
+  const first = (s: string): string => clip(s.split('\n').find((l) => l.trim() !== '') ?? s, 55);
+  const sentence = clip(a.analysis.split(/(?<=\.)\s/)[0] ?? a.analysis, 90);
   const reference = `[Positive Developments]:\n${first(a.positives)}\n[Potential Concerns]:\n${first(a.concerns)}\n[Prediction & Analysis]:\nPrediction: ${a.prediction_text.trim()}\nAnalysis: ${sentence}`;
   return { id: `${e.ticker}-${e.start}`, ticker: e.ticker, week: `${e.start}..${e.end}`, prompt, reference };
 }

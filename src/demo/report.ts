@@ -2,15 +2,20 @@
  * The demo's report: report.md and a self-contained report.html (no scripts, no network: it opens offline from
  * the file system) in the output folder.
  *
- * The study report generator (src/study/report.ts) works from a study's results JSON (many seeds, sweeps); the
- * demo has one seed and its own stages, so it writes its own short report behind `writeDemoReport`, which is
- * the only function the pipeline calls — swapping in a richer generator means changing this one function.
+ * The body is the project's study report (src/study/report.ts: methods table, baselines, back-test, charts,
+ * verdict) rendered from the demo's results put in the study-results shape (study_report.ts); the demo's own
+ * sections (setup, training runs, FinGPT scores, time per stage, equity curves) follow it. If the study renderer
+ * fails, the demo's own sections alone make the report, with the reason at the top: the demo must always end
+ * with a report. `writeDemoReport` is the only function the pipeline calls.
  */
+import fs from 'node:fs';
 import path from 'node:path';
+import { renderReport } from '../study/report.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { BacktestResult } from './backtest.js';
 import type { DemoResult } from './run.js';
 import { fmtSec, shortReason } from './run.js';
+import { studyResultsOf, type DemoForecasts } from './study_report.js';
 
 const num = (x: number | null | undefined, d = 3): string => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
 
@@ -97,7 +102,7 @@ function equitySvg(bt: BacktestResult[]): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W + 170}" height="${H}" role="img" aria-label="cumulative net return in bps"><line x1="${pad}" x2="${W - pad}" y1="${y(0)}" y2="${y(0)}" stroke="#999" stroke-dasharray="3 3"/>${lines}${legend}<text x="${pad}" y="${pad - 10}" font-size="11">cumulative net return, bps (${hi.toFixed(0)} max, ${lo.toFixed(0)} min), test windows in time order</text></svg>`;
 }
 
-export function demoHtml(r: DemoResult): string {
+export function demoHtml(r: DemoResult, o: { equityChart?: boolean } = {}): string {
   const parts: string[] = [];
   parts.push(`<h1>fintune demo report</h1>`, ...r.verdict.map((v) => `<p class="verdict">${esc(v)}</p>`), '<h2>Setup</h2><ul>', ...setupLines(r).map((l) => `<li>${esc(l)}</li>`), '</ul>');
   for (const t of tables(r)) {
@@ -105,17 +110,39 @@ export function demoHtml(r: DemoResult): string {
     for (const row of t.rows) parts.push(`<tr>${row.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`);
     parts.push('</tbody></table>');
     if (t.note) parts.push(`<p class="note">${esc(t.note)}</p>`);
-    if (t.title === 'Back-test with costs') parts.push(equitySvg(r.backtest));
+    if (t.title === 'Back-test with costs' && o.equityChart !== false) parts.push(equitySvg(r.backtest));
   }
   parts.push(`<p class="note">Run folders: ${esc(r.out)}. Dashboard: <code>npx fintune serve --runs ${esc(r.out)}</code></p>`);
   const css = 'body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}.verdict{font-weight:600}.note{color:#555;font-size:90%}';
   return `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>fintune demo report</title><style>${css}</style></head><body>\n${parts.join('\n')}\n</body></html>\n`;
 }
 
-export function writeDemoReport(r: DemoResult, out: string): { markdown: string; html: string } {
+export async function writeDemoReport(r: DemoResult, out: string, forecasts: DemoForecasts[] = [], closes: ArrayLike<number> = []): Promise<{ markdown: string; html: string; renderer: string }> {
   const markdown = path.join(out, 'report.md');
   const html = path.join(out, 'report.html');
-  writeFileAtomic(markdown, demoMarkdown(r));
-  writeFileAtomic(html, demoHtml(r));
-  return { markdown, html };
+  let md = demoMarkdown(r);
+  let page = demoHtml(r);
+  let renderer = 'demo';
+  try {
+    const study = studyResultsOf(r, forecasts, closes);
+    fs.writeFileSync(path.join(out, 'results.json'), JSON.stringify(study, null, 1) + '\n');
+    const rendered = await renderReport(study);
+    fs.mkdirSync(path.join(out, 'charts'), { recursive: true });
+    for (const c of rendered.charts) writeFileAtomic(path.join(out, 'charts', `${c.id}.svg`), c.svg!);
+    // The demo's own sections (title, verdict, setup, runs, FinGPT, stage times) lead; the study report of the
+    // same runs follows. The study report draws the equity curves itself; the demo's chart is for the fallback.
+    const own = demoHtml(r, { equityChart: false });
+    const demoBody = own.slice(own.indexOf('<body>') + '<body>'.length, own.lastIndexOf('</body>'));
+    const studyBody = rendered.html.slice(rendered.html.indexOf('<body>') + '<body>'.length, rendered.html.lastIndexOf('</body>'));
+    page = rendered.html.slice(0, rendered.html.indexOf('<body>') + '<body>'.length) + demoBody + '<hr><h1>Study-style report of the same runs</h1>' + studyBody.replace(/<h1>[^<]*<\/h1>/, '') + '</body></html>\n';
+    md = md + '\n---\n\n' + rendered.markdown.replace(/^# .*$/m, '# Study-style report of the same runs');
+    renderer = 'study';
+  } catch (err) {
+    const why = `The study report renderer failed (${(err as Error).message.split('\n')[0]}); this report has the demo's own sections only.`;
+    md = `> ${why}\n\n${md}`;
+    page = page.replace('<body>\n', `<body>\n<p class="note">${esc(why)}</p>\n`);
+  }
+  writeFileAtomic(markdown, md);
+  writeFileAtomic(html, page);
+  return { markdown, html, renderer };
 }

@@ -66,7 +66,7 @@ export interface DemoResult {
   fingpt: FingptResult | null;
   stages: StageTime[];
   verdict: string[];
-  report: { markdown: string; html: string } | null;
+  report: { markdown: string; html: string; renderer: string } | null;
 }
 
 /** Times stages and prints their start and end; the table at the end compares them with the plan. */
@@ -218,7 +218,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     verdict,
     report: null,
   };
-  result.report = await clock.run('report', 'report.md and report.html', () => writeDemoReport(result, out));
+  result.report = await clock.run('report', 'report.md and report.html', () => writeDemoReport(result, out, all, data.eurusd.close.subarray(data.split.description.parts[0]!.from, data.split.description.parts[0]!.to)));
   result.stages = clock.times;
   result.finishedAt = new Date().toISOString();
   writeFileAtomic(path.join(out, 'demo.json'), JSON.stringify(result, null, 1) + '\n');

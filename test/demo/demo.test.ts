@@ -87,7 +87,10 @@ describe('fintune demo --tiny', () => {
   it('writes a report that opens offline', () => {
     const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
     expect(html).toMatch(/^<!doctype html>/);
-    expect(html).not.toMatch(/<script|<link|src="http|href="http/);
+    // No executable script, stylesheet link or remote resource: only inline CSS, inline SVG and a JSON data block.
+    expect(html.replace(/<script type="application\/json"[^>]*>/g, '')).not.toMatch(/<script|<link|src="http|href="http|url\(http/);
+    expect(html).toContain('<svg');
+    expect(html).toContain('Time per stage');
     expect(html).toContain('persistence');
     expect(fs.readFileSync(path.join(out, 'report.md'), 'utf8')).toContain('## Time per stage');
   });
