@@ -155,6 +155,7 @@ function forecastWindows(model: CausalLM, data: StudyData, spec: ChildSpec, wind
   const { config, run } = spec;
   const cfg: WindowConfig = data.cfg;
   const strings = byteTokenStrings(model.lm_head.weight.shape[0]!);
+  const maxIntDigits = maxIntDigitsOf(data);
   const out: ForecastRecord[] = [];
   windows.forEach((w, i) => {
     // The last known value in text units: where "no change" sits, for the samples' direction agreement.
@@ -163,7 +164,7 @@ function forecastWindows(model: CausalLM, data: StudyData, spec: ChildSpec, wind
       horizon: cfg.horizon,
       precision: cfg.precision ?? 1,
       allowNegative: cfg.scaling !== 'raw',
-      maxIntDigits: maxIntDigitsOf(data),
+      maxIntDigits,
       samples: config.generation.samples,
       doSample: config.generation.sample,
       temperature: config.generation.temperature,
@@ -273,7 +274,7 @@ export async function runChild(spec: ChildSpec): Promise<RunResult> {
   let valSkill: number | null = null;
   if (spec.valForecast && data.val.length) {
     // Validation windows only: a search may look at these as often as it likes, the test part stays untouched.
-    const vr = forecastWindows(model, { ...data, test: data.val }, spec, data.val, `${config.name}/${run.id}/val`);
+    const vr = forecastWindows(model, data, spec, data.val, `${config.name}/${run.id}/val`);
     const ve = evaluateForecasts(vr, { training: { [config.data.instrument]: data.trainCloses }, bootstrap: { replicates: 50, seed: run.seed } });
     valSkill = ve.methods.find((m) => m.kind === 'model')?.skill ?? null;
   }
