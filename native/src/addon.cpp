@@ -624,6 +624,19 @@ FN(js_set_threads) {
   return info_object();
 }
 
+// setGemmSharedB(flag): 2-thread GEMMs share one packed B (rows split, barrier per panel) instead of each
+// thread packing its own (columns split). Applies to every ISA table.
+FN(js_set_gemm_shared_b) {
+  size_t n = 1;
+  napi_value v;
+  check(napi_get_cb_info(g_env, info, &n, &v, nullptr, nullptr), "setGemmSharedB");
+  bool on = false;
+  check(napi_get_value_bool(g_env, v, &on), "setGemmSharedB: expected a boolean");
+  for (int i = 0; i < 3; ++i)
+    if (g_has[i]) g_tables[i].set_gemm_shared_b(on);
+  return undef();
+}
+
 FN(js_fma_peak) {
   size_t n = 1;
   napi_value v;
@@ -654,6 +667,10 @@ const char* init_tables() {
     if (!g_has[found]) return "FINTUNE_SIMD asks for a path this CPU does not support";
     g_active = found;
   }
+  const char* sb = getenv("FINTUNE_GEMM_SHARED_B");
+  if (sb && *sb == '1')
+    for (int i = 0; i < 3; ++i)
+      if (g_has[i]) g_tables[i].set_gemm_shared_b(1);
   const char* th = getenv("FINTUNE_THREADS");
   ft_set_threads(th && *th ? atoi(th) : 2);
   return nullptr;
@@ -703,6 +720,7 @@ NAPI_MODULE_INIT() {
       {"setSimd", js_set_simd},
       {"setThreads", js_set_threads},
       {"fmaPeak", js_fma_peak},
+      {"setGemmSharedB", js_set_gemm_shared_b},
   };
   for (auto& f : fns) {
     napi_value v;

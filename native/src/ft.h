@@ -15,6 +15,8 @@ typedef void (*ft_task_fn)(void* ctx, int tid, int nthreads);
 void ft_parallel(ft_task_fn fn, void* ctx);
 int ft_threads(void);
 void ft_set_threads(int n);
+// Waits until both threads of the current 2-thread ft_parallel call reach it. Only for tasks run with nthreads == 2.
+void ft_barrier(void);
 // A per-thread, 64-byte aligned scratch buffer that only grows; `slot` separates independent uses.
 float* ft_scratch(int tid, int slot, size_t floats);
 
@@ -62,6 +64,7 @@ enum FtBinary { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAX, B_MIN, B_EQ, B_GT, B_L
 struct FtKernels {
   const char* name;
   void (*gemm)(const FtGemm*);
+  void (*set_gemm_shared_b)(int on);
   double (*fma_peak)(double seconds);  // measured GFLOP/s over ft_threads() threads
   void (*unary)(int op, int nd, const long* shape, const FtView* x, float* out);
   void (*binary)(int op, int nd, const long* shape, const FtView* a, const FtView* b, float* out);

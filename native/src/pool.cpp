@@ -21,7 +21,7 @@
 namespace {
 
 const int kMaxThreads = 2;  // the calling thread plus one worker
-const int kSlots = 4;
+const int kSlots = 6;
 
 std::atomic<uint64_t> g_generation{0};
 std::atomic<int> g_done{0};
@@ -44,6 +44,11 @@ Scratch g_scratch[kMaxThreads][kSlots];
 // Which pool thread this is (0 = the caller, 1 = the worker). Scratch is indexed by it rather than by the task's
 // tid, because a nested parallel call runs serially with tid 0 on whichever thread made it.
 thread_local int t_self = 0;
+
+// Sense-reversing barrier for the two pool threads inside one ft_parallel call (shared GEMM packing).
+std::atomic<int> g_bar_count{0};
+std::atomic<int> g_bar_sense{0};
+thread_local int t_sense = 0;
 
 // Spin ~200 µs before sleeping: long enough to bridge the JS glue between consecutive kernels.
 const auto kSpin = std::chrono::microseconds(200);
@@ -87,6 +92,20 @@ float* ft_scratch(int, int slot, size_t floats) {
     s.cap = s.p ? floats : 0;
   }
   return s.p;
+}
+
+void ft_barrier(void) {
+  t_sense ^= 1;
+  if (g_bar_count.fetch_add(1, std::memory_order_acq_rel) == 1) {
+    g_bar_count.store(0, std::memory_order_relaxed);
+    g_bar_sense.store(t_sense, std::memory_order_release);
+    return;
+  }
+  int n = 0;
+  while (g_bar_sense.load(std::memory_order_acquire) != t_sense) {
+    if (++n < 4096) _mm_pause();
+    else sched_yield();
+  }
 }
 
 void ft_parallel(ft_task_fn fn, void* ctx) {

@@ -62,6 +62,8 @@ export interface NativeAddon {
   info(): NativeInfo;
   setSimd(name: string): NativeInfo;
   setThreads(n: number): NativeInfo;
+  /** 2-thread GEMMs share one packed B (rows split, a barrier per panel) instead of packing per thread. */
+  setGemmSharedB(on: boolean): void;
   /** Measured FMA peak in GFLOP/s with the current ISA and thread count (runs for about `seconds`). */
   fmaPeak(seconds: number): number;
 }
@@ -117,6 +119,11 @@ export function setNativeSimd(simd: string): NativeInfo {
 /** Set the pool size (1 = calling thread only, 2 = plus the worker). */
 export function setNativeThreads(n: number): NativeInfo {
   return addonOrThrow().setThreads(n);
+}
+
+/** Opt into 2-thread GEMMs with one shared packed B (see native/src/gemm.inc, mode 4). */
+export function setNativeGemmSharedB(on: boolean): void {
+  addonOrThrow().setGemmSharedB(on);
 }
 
 export function nativeInfo(): NativeInfo {

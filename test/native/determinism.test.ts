@@ -2,6 +2,7 @@
 // with 2 threads must give identical bits (this is what lets a resumed training run reproduce its losses).
 import { describe, it } from 'vitest';
 import type { AttnView } from '../../src/tensor/backend.js';
+import { setNativeGemmSharedB } from '../../src/tensor/native_backend.js';
 import { PATHS, expectBitwise, native, randn, usePath } from './helpers.js';
 
 function workload(): Float32Array[] {
@@ -43,5 +44,21 @@ describe.runIf(PATHS.length > 0).each(PATHS)('native determinism (%s)', (simd) =
     const first = workload();
     const second = workload();
     first.forEach((a, i) => expectBitwise(a, second[i], `output ${i}`));
+  });
+
+  it('two runs with 2 threads and a shared packed B are bitwise identical (and equal to the 1-thread GEMM)', () => {
+    usePath(simd, 2, 'determinism, shared B');
+    setNativeGemmSharedB(true);
+    try {
+      const first = workload();
+      const second = workload();
+      first.forEach((a, i) => expectBitwise(a, second[i], `output ${i}`));
+      usePath(simd, 1, 'determinism, 1 thread');
+      const single = workload();
+      // The GEMM outputs (0..2): row and column splits in whole micro-tiles do not change any element's sums.
+      for (let i = 0; i < 3; i++) expectBitwise(first[i], single[i], `gemm output ${i} vs 1 thread`);
+    } finally {
+      setNativeGemmSharedB(false);
+    }
   });
 });

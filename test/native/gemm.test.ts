@@ -3,6 +3,7 @@
 import { describe, it } from 'vitest';
 import type { GemmParams } from '../../src/tensor/backend.js';
 import { tsBackend } from '../../src/tensor/ts_backend/index.js';
+import { setNativeGemmSharedB } from '../../src/tensor/native_backend.js';
 import { PATHS, expectClose, native, randn, usePath } from './helpers.js';
 
 interface Case {
@@ -65,9 +66,10 @@ CASES.push({ M: 8, N: 8, K: 64, transA: false, transB: true, alpha: 1, beta: 1, 
 CASES.push({ M: 512, N: 96, K: 768, transA: false, transB: false, alpha: 1, beta: 0, batch: 1, broadcastB: false, pad: 0, off: 0 });
 
 describe.runIf(PATHS.length > 0).each(PATHS)('native gemm (%s)', (simd) => {
-  for (const threads of [1, 2]) {
-    it(`matches the TS reference on odd shapes, transposes, offsets, batches (${threads} thread${threads > 1 ? 's' : ''})`, () => {
-      usePath(simd, threads, 'gemm');
+  for (const [threads, sharedB] of [[1, false], [2, false], [2, true]] as const) {
+    it(`matches the TS reference on odd shapes, transposes, offsets, batches (${threads} thread${threads > 1 ? 's' : ''}${sharedB ? ', shared B' : ''})`, () => {
+      usePath(simd, threads, sharedB ? 'gemm, shared B' : 'gemm');
+      setNativeGemmSharedB(sharedB);
       const nb = native();
       CASES.forEach((c, i) => {
         const { p, cRef } = build(c, 100 + i);
@@ -76,6 +78,7 @@ describe.runIf(PATHS.length > 0).each(PATHS)('native gemm (%s)', (simd) => {
         // f32 accumulation over K terms of size ~1: error grows like sqrt(K) ulps; bound it generously by K.
         expectClose(p.c, cRef, 1e-5, 2e-6 * Math.max(1, c.K), `gemm ${JSON.stringify(c)}`);
       });
+      setNativeGemmSharedB(false);
     });
   }
 
