@@ -100,6 +100,13 @@ export function loraConfigFromJson(j: Record<string, unknown>): LoraConfig {
   if (j.layer_replication) throw new Error('adapter_config.json: layer_replication is not supported by fintune');
   if (j.lora_bias) throw new Error('adapter_config.json: lora_bias (a bias on lora_B) is not supported by fintune');
   const init = j.init_lora_weights;
+  // PiSSA, OLoRA, LoftQ, CorDA and EVA initializations change the base weights (or need data) at creation; an
+  // adapter saved with them is only right on that modified base, so it is refused rather than mis-applied.
+  if (typeof init === 'string' && init !== 'gaussian') {
+    throw new Error(`adapter_config.json: init_lora_weights "${init}" rewrites the base weights; convert the adapter to plain LoRA in PEFT first`);
+  }
+  const ltt = j.layers_to_transform;
+  if (j.layers_pattern && ltt === null) throw new Error('adapter_config.json: layers_pattern without layers_to_transform');
   return {
     r: Number(j.r),
     loraAlpha: Number(j.lora_alpha ?? 8),
@@ -112,7 +119,7 @@ export function loraConfigFromJson(j: Record<string, unknown>): LoraConfig {
     useDora: Boolean(j.use_dora),
     initLoraWeights: init === 'gaussian' ? 'gaussian' : init === false ? false : true,
     modulesToSave: (j.modules_to_save as string[] | null) ?? null,
-    layersToTransform: (j.layers_to_transform as number[] | null) ?? null,
+    layersToTransform: typeof ltt === 'number' ? [ltt] : ((ltt as number[] | null) ?? null),
     baseModelNameOrPath: (j.base_model_name_or_path as string | null) ?? null,
   };
 }
