@@ -322,6 +322,11 @@ export async function renderReport(r: StudyResults, o: ReportOptions = {}): Prom
     for (const b of r.baselines) h.push(`<tr><td>${escapeHtml(b.method)}</td><td>${fmt(b.skill)}</td><td>${fmt(b.metrics.rmse)}</td><td>${fmt(b.metrics.mase)}</td><td>${fmt(b.metrics.direction.accuracy)}</td></tr>`);
     h.push('</table>');
   }
+  if (r.sweeps.length) {
+    h.push('<h3>Learning-rate sweeps (validation loss, first seed; test never used)</h3><ul>');
+    for (const s of r.sweeps) h.push(`<li>${escapeHtml(`${s.model}/${s.method}: ${s.tried.map((t) => `${t.lr} → ${fmt(t.valLoss)}`).join(', ')}; chosen ${s.chosen}`)}</li>`);
+    h.push('</ul>');
+  }
   if (r.backtest?.methods.length) {
     h.push('<h2>Back-test</h2><table><tr><th>method</th><th>Sharpe</th><th>total return</th><th>max drawdown</th><th>trades</th></tr>');
     for (const b of r.backtest.methods) h.push(`<tr><td>${escapeHtml(b.key)}</td><td>${fmt(b.sharpe)}</td><td>${fmt(b.totalReturn)}</td><td>${fmt(b.maxDrawdown)}</td><td>${b.trades ?? '–'}</td></tr>`);

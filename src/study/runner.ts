@@ -7,6 +7,8 @@
  *   <out>/study.json                 the resolved config
  *   <out>/runs/<model>/<method>/seed-N/{spec.json, result.json, forecasts.jsonl, train/}
  *   <out>/runs/<model>/<method>/sweep-lr-X/…   learning-rate sweep (validation loss only)
+ *   <out>/runs/<model>/multitask/seed-N/…      the multi-task case (when configured)
+ *   <out>/twin/…                     the same layout for the twin protocol (when configured)
  *   <out>/results.json               fintune.study-results/1
  */
 import { spawn, spawnSync } from 'node:child_process';
