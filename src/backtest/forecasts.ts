@@ -134,17 +134,22 @@ export function alignForecasts(file: string, items: readonly LinedForecast[], se
 
 /**
  * Forecast records as direction calls for the portfolio: the sign of the last predicted step against the last
- * known value (a parse failure is no call), with the record's confidence.
+ * known value (a parse failure is no call), with the record's confidence. A bin forecast (FinGPT's "up 2-3 %",
+ * already turned into a signed number by its parser) is a call the same way. With `thresholdBps`, a predicted
+ * move of at most that many basis points is no call.
  */
-export function directionForecasts(file: string, items: readonly LinedForecast[]): DirectionForecast[] {
+export function directionForecasts(file: string, items: readonly LinedForecast[], o: { thresholdBps?: number } = {}): DirectionForecast[] {
+  const thr = o.thresholdBps ?? 0;
+  if (!(thr >= 0)) throw new BacktestError(`threshold must be a number >= 0, got ${thr}`);
   return items.map(({ record: r, line }) => {
     const last = r.context[r.context.length - 1]!;
     const H = r.true.length;
     const ok = r.parse_ok && r.predicted.length === H;
+    const bps = ok ? ((r.predicted[H - 1]! - last) / Math.abs(last)) * 1e4 : 0;
     return {
       instrument: r.instrument,
       t0: parseTime(r.t0, 'iso'),
-      direction: ok ? Math.sign(r.predicted[H - 1]! - last) : 0,
+      direction: Math.abs(bps) > thr ? Math.sign(bps) : 0,
       confidence: forecastConfidence(r),
       where: `${file}:${line}`,
       lastKnown: last,

@@ -45,3 +45,32 @@ export function writeSignalsCsv(file: string, paths: readonly PositionPath[]): n
   writeFileAtomic(file, ['time,instrument,signal,size', ...rows].join('\n') + '\n');
   return rows.length;
 }
+
+/** One strategy's curve and headline figures, as the study report's back-test section takes them. */
+export interface ReportEntry {
+  key: string;
+  sharpe: number | null;
+  totalReturn: number | null;
+  maxDrawdown: number | null;
+  trades: number | null;
+  equity: Array<{ t: string; equity: number }>;
+}
+
+/**
+ * The file `fintune report --backtest FILE` reads ({methods: [...]}, src/study/report.ts): one entry per model
+ * and benchmark with its equity curve. Times are ISO 8601 UTC.
+ */
+export function reportEntry(
+  key: string,
+  m: { sharpe: number | null; totalReturn: number; maxDrawdown: number; trades: number },
+  time: ArrayLike<number>,
+  equity: ArrayLike<number>,
+): ReportEntry {
+  const curve: ReportEntry['equity'] = [];
+  for (let i = 0; i < equity.length; i++) curve.push({ t: new Date(time[i]!).toISOString(), equity: equity[i]! });
+  return { key, sharpe: m.sharpe, totalReturn: m.totalReturn, maxDrawdown: m.maxDrawdown, trades: m.trades, equity: curve };
+}
+
+export function writeReportSection(file: string, entries: readonly ReportEntry[]): void {
+  writeFileAtomic(file, JSON.stringify({ methods: entries }) + '\n');
+}

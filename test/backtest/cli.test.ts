@@ -53,7 +53,8 @@ describe('fintune backtest', () => {
 
   it('a forecasts file on real EURUSD bars: benchmarks, chance, annualization, signals CSV', async () => {
     const signals = path.join(tmp, 'signals.csv');
-    const r = await runCli(['backtest', '--forecasts', forecasts, '--prices', EURUSD, '--spread-pips', '1', '--random', '100', '--json', '--signals-out', signals]);
+    const report = path.join(tmp, 'backtest.json');
+    const r = await runCli(['backtest', '--forecasts', forecasts, '--prices', EURUSD, '--spread-pips', '1', '--random', '100', '--json', '--signals-out', signals, '--report-out', report]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
@@ -72,6 +73,14 @@ describe('fintune backtest', () => {
     const rows = fs.readFileSync(signals, 'utf8').trim().split('\n');
     expect(rows[0]).toBe('time,instrument,signal,size');
     expect(rows.length).toBeGreaterThan(10);
+    // The study report reads this file (`fintune report --backtest`, contract in src/study/report.ts readBacktest):
+    // {methods: [{key, sharpe, totalReturn, maxDrawdown, trades, equity: [{t, equity}]}]}. Not imported here: the
+    // report module pulls in the chart renderer, which would triple this file's start-up time.
+    const section = JSON.parse(fs.readFileSync(report, 'utf8')) as { methods: { key: string; sharpe: number | null; equity: { t: string; equity: number }[] }[] };
+    expect(section.methods.map((m) => m.key)).toEqual(['drift', 'buy-and-hold', 'momentum']);
+    expect(section.methods[0]!.sharpe).toBe(run.strategies.model.sharpe);
+    expect(section.methods[0]!.equity.length).toBe(run.span.bars);
+    expect(Object.keys(section.methods[0]!.equity[0]!)).toEqual(['t', 'equity']);
     expect(rows[1]).toMatch(/^\d{4}\.\d{2}\.\d{2} \d{2}:\d{2}:\d{2},EURUSD_H4,(-1|0|1),[0-9.]+$/);
   });
 

@@ -181,6 +181,23 @@ describe('bad inputs name the file and line or the parameter', () => {
   });
 });
 
+describe('direction calls', () => {
+  it('sign of the predicted move, no call within the threshold or on a parse failure', async () => {
+    // Predicted +0.3 % (30 bp), −0.05 % (5 bp) and a failed parse, in that order.
+    const base = records(rounded, 6, 6, (i) => rounded.close[i]!).slice(0, 3);
+    const moves = [1.003, 0.9995, 1];
+    const recs = base.map((r, k) => {
+      const last = r.context[r.context.length - 1]!;
+      return k === 2 ? { ...r, predicted: [], parse_ok: false } : { ...r, predicted: r.true.map(() => last * moves[k]!) };
+    });
+    const file = writeForecasts(recs, 'calls.jsonl');
+    const items = await readForecastFile(file);
+    expect(directionForecasts(file, items).map((d) => d.direction)).toEqual([1, -1, 0]);
+    expect(directionForecasts(file, items, { thresholdBps: 10 }).map((d) => d.direction)).toEqual([1, 0, 0]);
+    expect(directionForecasts(file, items)[1]!.where).toBe(`${file}:2`);
+  });
+});
+
 describe('chance distribution', () => {
   it('percentile counts draws below and half the ties', () => {
     // Draws −1, 0, 0.5, 0.5, 2: for 0.5, one... two below (−1, 0) and two ties → (2 + 1) / 5 = 60 %.

@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { runBacktest, summarize, type BacktestResult, type StrategyResult } from '../../backtest/backtest.js';
 import { simulate, type CostModel } from '../../backtest/engine.js';
 import { alignForecasts, directionForecasts, groupForecasts, readForecastFile, type LinedForecast } from '../../backtest/forecasts.js';
-import { writeSignalsCsv, type PositionPath } from '../../backtest/output.js';
+import { reportEntry, writeReportSection, writeSignalsCsv, type PositionPath, type ReportEntry } from '../../backtest/output.js';
 import { portfolioBacktest, portfolioBenchmarks, type PortfolioBenchmarks, type PortfolioResult } from '../../backtest/portfolio.js';
 import { gapsAfter, instrumentFromFile, loadPrices, pipSizeFor, sliceSeries, type PriceSeries } from '../../backtest/prices.js';
 import { THRESHOLD_UNITS, type SignalRule, type ThresholdUnits } from '../../backtest/signals.js';
@@ -58,6 +58,7 @@ interface BacktestOpts {
   json?: boolean;
   signalsOut?: string;
   equityOut?: string;
+  reportOut?: string;
 }
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
@@ -206,6 +207,7 @@ export function register(program: Command): void {
     .option('--json', 'print the results as one JSON object')
     .option('--signals-out <csv>', 'write time,instrument,signal,size rows (MetaTrader StringToTime format) for one method')
     .option('--equity-out <csv>', 'write the equity curves (model and benchmarks) as CSV')
+    .option('--report-out <json>', 'write equity curves and headline figures for `fintune report --backtest`')
     .addHelpText(
       'after',
       `
@@ -249,12 +251,18 @@ Every figure is defined in docs/backtest.md.`,
       const paths: PositionPath[] = [];
       const curves: { name: string; time: ArrayLike<number>; equity: ArrayLike<number> }[] = [];
       const portfolios: { method: string; result: PortfolioResult; bench: PortfolioBenchmarks }[] = [];
+      const entries: ReportEntry[] = [];
+      // Benchmarks enter the report once per instrument (every method trades the same bars of it).
+      const benchmarked = new Set<string>();
+      const several = new Set(items.map((it) => it.record.instrument)).size > 1;
+      const label = (name: string, instrument: string) => (several ? `${name} ${instrument}` : name);
 
       for (const [method, byInstrument] of groups) {
         if (o.portfolio) {
           const all = [...byInstrument.values()].flat();
           const horizon = o.horizon ?? all[0]!.record.true.length;
-          const calls = directionForecasts(o.forecasts, all);
+          if (o.threshold > 0 && o.units !== 'bps') throw new UsageError('--portfolio takes its --threshold in bps (--units bps)');
+          const calls = directionForecasts(o.forecasts, all, { thresholdBps: o.threshold });
           const pcfg = {
             horizon,
             minConfidence: o.minConfidence,
@@ -268,6 +276,12 @@ Every figure is defined in docs/backtest.md.`,
           const bench = portfolioBenchmarks(prices, calls, pcfg, result.metrics.sharpe, { draws: o.random, seed: o.seed, lookback: o.momentumLookback });
           portfolios.push({ method, result, bench });
           curves.push({ name: `${method}:portfolio`, time: result.time, equity: result.equity });
+          entries.push(reportEntry(method, result.metrics, result.time, result.equity));
+          if (!benchmarked.has('portfolio')) {
+            benchmarked.add('portfolio');
+            entries.push(reportEntry('long-all', bench.longAll.metrics, bench.longAll.time, bench.longAll.equity));
+            entries.push(reportEntry('momentum', bench.momentum.metrics, bench.momentum.time, bench.momentum.equity));
+          }
           curves.push({ name: `${method}:portfolio:long-all`, time: bench.longAll.time, equity: bench.longAll.equity });
           curves.push({ name: `${method}:portfolio:momentum`, time: bench.momentum.time, equity: bench.momentum.equity });
           continue;
@@ -296,6 +310,7 @@ Every figure is defined in docs/backtest.md.`,
             });
             runs.push(walkOut(base, wf, series, costs, o.flatOverGaps));
             curves.push({ name: `${method}:${instrument}:walk-forward`, time: wf.time, equity: wf.equity });
+            entries.push(reportEntry(label(`${method} (walk-forward)`, instrument), wf.metrics, wf.time, wf.equity));
             continue;
           }
           const r = runBacktest(series, aligned.predictions, {
@@ -318,6 +333,11 @@ Every figure is defined in docs/backtest.md.`,
           });
           paths.push({ instrument, time: r.time, held: r.model.sim.held });
           for (const s of [r.model, r.buyAndHold, r.momentum]) curves.push({ name: `${method}:${instrument}:${s.name}`, time: r.time, equity: s.sim.equity });
+          entries.push(reportEntry(label(method, instrument), r.model.metrics, r.time, r.model.sim.equity));
+          if (!benchmarked.has(instrument)) {
+            benchmarked.add(instrument);
+            for (const s of [r.buyAndHold, r.momentum]) entries.push(reportEntry(label(s.name, instrument), s.metrics, r.time, s.sim.equity));
+          }
         }
       }
 
@@ -326,6 +346,7 @@ Every figure is defined in docs/backtest.md.`,
         if (!o.json) process.stdout.write(`wrote ${n} signal rows to ${o.signalsOut}\n`);
       }
       if (o.equityOut) writeEquityCsv(o.equityOut, curves);
+      if (o.reportOut) writeReportSection(o.reportOut, entries);
       if (o.json) {
         printJson({
           forecasts: o.forecasts,
