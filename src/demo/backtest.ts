@@ -1,108 +1,71 @@
 /**
- * The demo's back-test of forecasts, with trading costs.
+ * The demo's back-test: every forecaster's test forecasts through the project's back-test engine
+ * (src/backtest/: next-open fills, spread and commission per side, positions held for the horizon), beside the
+ * engine's benchmarks over the same bars — buy-and-hold, momentum with the same rule, and random signals with
+ * the model's own long/short mix (where the model's Sharpe ratio falls among them).
  *
- * src/backtest/ is being written by another engineer; until it lands this is a deliberately simple stand-in,
- * behind one function (`backtestForecasts`) so it can be swapped for the real engine without touching the rest
- * of the demo. The rule is the plainest one a forecast supports:
- *
- *   at each test window's last known bar, go long if the forecast's last step is above the last known close,
- *   short if below, stay flat if equal; hold for the horizon and close at the last true bar.
- *
- * Windows do not overlap, so positions never overlap either and returns simply add up. Each trade pays
- * `costBps` (spread plus commission, round trip) on entry; a flat window pays nothing. Returns are in basis
- * points of the position's notional (no leverage, no compounding), which is what makes methods comparable.
+ * Rule: at each forecast's last known bar, long if the forecast's last step is above the last close, short if
+ * below (threshold 0), fixed size 1, held for the horizon. Costs: a 1-pip EURUSD spread (half paid per side) and
+ * 0.25 bps commission per side. The test windows are a sample of the test period, so the strategy is flat between
+ * them while buy-and-hold is always invested: compare Sharpe ratios, not total returns, with buy-and-hold.
  */
+import { alignForecasts } from '../backtest/forecasts.js';
+import { makeSeries, pipSizeFor, type PriceSeries } from '../backtest/prices.js';
+import { runBacktest, type BacktestResult as EngineResult, type StrategyRun } from '../backtest/backtest.js';
+import type { CostModel } from '../backtest/engine.js';
+import type { OhlcvSeries } from '../data/loaders/ohlcv.js';
 import type { ForecastRecord } from '../eval/schema.js';
 
-export interface BacktestOptions {
-  /** Round-trip cost per trade in basis points. Default 1.5 (about a 1-pip EURUSD spread plus a small commission). */
-  costBps?: number;
-  /** Windows per year for the annualized Sharpe ratio; default 260 (a 6-bar window of 4-hour bars is one trading day). */
-  periodsPerYear?: number;
-}
+export const DEMO_COSTS: CostModel = { spreadPips: 1, commissionBps: 0.25 };
 
 export interface BacktestResult {
   key: string;
   trades: number;
-  long: number;
-  short: number;
-  flat: number;
-  /** Share of trades whose gross return was positive. */
   hitRate: number | null;
-  grossBps: number;
-  costBps: number;
-  netBps: number;
-  /** Net return as a fraction (netBps / 10 000), the report's `totalReturn`. */
+  /** Final equity / starting equity − 1, costs included. */
   totalReturn: number;
-  /** Annualized mean / sd of the per-window net returns (flat windows count as 0); null under 2 windows. */
   sharpe: number | null;
-  /** Largest peak-to-trough fall of cumulative net return, as a fraction. */
   maxDrawdown: number;
+  /** Costs paid as a fraction of starting equity. */
+  costs: number;
+  /** Share of bars with a position. */
+  exposure: number;
+  /** Percentile of this Sharpe among random signals with the same long/short mix (null for benchmarks). */
+  chancePercentile: number | null;
+  parseFailures: number;
+  /** Equity after each bar of the simulated span (starts at 1). */
   equity: Array<{ t: string; equity: number }>;
   rule: string;
 }
 
-/** Long/short/flat from a forecast; null when the forecast failed to parse (counted as flat). */
-export function signal(r: Pick<ForecastRecord, 'context' | 'predicted'>): -1 | 0 | 1 {
-  if (r.predicted.length === 0) return 0;
-  const last = r.context[r.context.length - 1]!;
-  const p = r.predicted[r.predicted.length - 1]!;
-  return p > last ? 1 : p < last ? -1 : 0;
+export function priceSeriesOf(s: OhlcvSeries, instrument: string): PriceSeries {
+  return makeSeries(instrument, s.time, s.close, s.open, s.file);
 }
 
-export function backtestForecasts(key: string, records: readonly ForecastRecord[], o: BacktestOptions = {}): BacktestResult {
-  const cost = o.costBps ?? 1.5;
-  const perYear = o.periodsPerYear ?? 260;
+function entry(key: string, run: StrategyRun, time: Float64Array, extra: Pick<BacktestResult, 'chancePercentile' | 'parseFailures' | 'rule'>): BacktestResult {
+  const m = run.metrics;
+  const equity: BacktestResult['equity'] = [];
+  for (let i = 0; i < run.sim.equity.length; i++) equity.push({ t: new Date(time[i]!).toISOString(), equity: run.sim.equity[i]! });
+  return { key, trades: m.trades, hitRate: m.hitRate, totalReturn: m.totalReturn, sharpe: m.sharpe, maxDrawdown: m.maxDrawdown, costs: m.costs, exposure: m.exposure, equity, ...extra };
+}
+
+export interface DemoBacktest {
+  model: BacktestResult;
+  /** Buy-and-hold and momentum over the same bars. */
+  benchmarks: BacktestResult[];
+  engine: EngineResult;
+}
+
+export function backtestForecasts(key: string, records: readonly ForecastRecord[], series: PriceSeries, o: { seed?: number; randomDraws?: number } = {}): DemoBacktest {
   const sorted = [...records].sort((a, b) => a.t0.localeCompare(b.t0));
-  let equity = 0;
-  let peak = 0;
-  let maxDd = 0;
-  let gross = 0;
-  let paid = 0;
-  let wins = 0;
-  const counts = { long: 0, short: 0, flat: 0 };
-  const rets: number[] = [];
-  const curve: BacktestResult['equity'] = [];
-  for (const r of sorted) {
-    const s = signal(r);
-    const entry = r.context[r.context.length - 1]!;
-    const exit = r.true[r.true.length - 1]!;
-    const move = 1e4 * (exit / entry - 1);
-    const g = s * move;
-    const c = s === 0 ? 0 : cost;
-    if (s === 1) counts.long++;
-    else if (s === -1) counts.short++;
-    else counts.flat++;
-    if (s !== 0 && g > 0) wins++;
-    gross += g;
-    paid += c;
-    rets.push(g - c);
-    equity += g - c;
-    peak = Math.max(peak, equity);
-    maxDd = Math.max(maxDd, peak - equity);
-    curve.push({ t: r.t0, equity: equity / 1e4 });
-  }
-  const trades = counts.long + counts.short;
-  const mean = rets.length ? rets.reduce((a, b) => a + b, 0) / rets.length : 0;
-  const sd = rets.length > 1 ? Math.sqrt(rets.reduce((a, b) => a + (b - mean) ** 2, 0) / (rets.length - 1)) : 0;
-  return {
-    key,
-    trades,
-    ...counts,
-    hitRate: trades ? wins / trades : null,
-    grossBps: gross,
-    costBps: paid,
-    netBps: gross - paid,
-    totalReturn: (gross - paid) / 1e4,
-    sharpe: rets.length > 1 && sd > 0 ? (mean / sd) * Math.sqrt(perYear) : null,
-    maxDrawdown: maxDd / 1e4,
-    equity: curve,
-    rule: `sign of the forecast's last step vs the last known close; hold ${sorted[0]?.true.length ?? 0} bars; ${cost} bps per round trip`,
-  };
-}
-
-/** Always long over the same windows: the benchmark a direction forecast has to beat after costs. */
-export function buyAndHold(records: readonly ForecastRecord[], o: BacktestOptions = {}): BacktestResult {
-  const longs = records.map((r) => ({ ...r, predicted: r.true.map(() => r.context[r.context.length - 1]! + 1) }));
-  return { ...backtestForecasts('always long', longs, o), rule: `long every window; ${o.costBps ?? 1.5} bps per round trip` };
+  const aligned = alignForecasts(`${key}/forecasts.jsonl`, sorted.map((record, i) => ({ record, line: i + 1 })), series);
+  const costs = { ...DEMO_COSTS, pipSize: pipSizeFor(series.instrument) };
+  const rule = `long/short on the sign of the forecast's last step, size 1, held ${aligned.horizon} bars, filled at the next open; ${costs.spreadPips}-pip spread + ${costs.commissionBps} bps commission per side`;
+  const engine = runBacktest(series, aligned.predictions, { rule: { threshold: 0, units: 'bps', horizon: aligned.horizon, sizing: { kind: 'fixed' } }, costs, randomDraws: o.randomDraws ?? 300, seed: o.seed ?? 0 });
+  const model = entry(key, engine.model, engine.time, { chancePercentile: engine.random.modelSharpePercentile, parseFailures: aligned.parseFailures, rule });
+  const benchmarks = [
+    entry('buy-and-hold', engine.buyAndHold, engine.time, { chancePercentile: null, parseFailures: 0, rule: 'always long over the same span' }),
+    entry('momentum', engine.momentum, engine.time, { chancePercentile: null, parseFailures: 0, rule: `the last ${aligned.horizon} bars' move continues, same rule and costs` }),
+  ];
+  return { model, benchmarks, engine };
 }

@@ -39,9 +39,19 @@ function tables(r: DemoResult): Array<{ title: string; head: string[]; rows: str
   if (r.backtest.length) {
     out.push({
       title: 'Back-test with costs',
-      head: ['forecaster', 'trades', 'long / short / flat', 'hit rate', 'gross bps', 'costs bps', 'net bps', 'Sharpe (ann.)', 'max drawdown bps'],
-      rows: r.backtest.map((b: BacktestResult) => [b.key, String(b.trades), `${b.long} / ${b.short} / ${b.flat}`, b.hitRate === null ? '–' : `${(100 * b.hitRate).toFixed(0)} %`, b.grossBps.toFixed(0), b.costBps.toFixed(0), b.netBps.toFixed(0), num(b.sharpe, 2), (1e4 * b.maxDrawdown).toFixed(0)]),
-      note: r.backtest[0]?.rule,
+      head: ['forecaster', 'trades', 'hit rate', 'total return', 'costs', 'Sharpe (ann.)', 'max drawdown', 'exposure', 'Sharpe percentile among random signals'],
+      rows: r.backtest.map((b: BacktestResult) => [
+        b.key,
+        String(b.trades),
+        b.hitRate === null ? '–' : `${(100 * b.hitRate).toFixed(0)} %`,
+        `${(100 * b.totalReturn).toFixed(2)} %`,
+        `${(100 * b.costs).toFixed(2)} %`,
+        num(b.sharpe, 2),
+        `${(100 * b.maxDrawdown).toFixed(2)} %`,
+        `${(100 * b.exposure).toFixed(0)} %`,
+        b.chancePercentile === null ? '–' : `${b.chancePercentile.toFixed(0)}`,
+      ]),
+      note: `${r.backtest[0]?.rule}. Forecasts cover a sample of the test period, so the strategies are flat between windows while buy-and-hold is always invested: compare Sharpe ratios.`,
     });
   }
   if (r.fingpt) {
@@ -88,7 +98,7 @@ function equitySvg(bt: BacktestResult[]): string {
   const W = 720;
   const H = 260;
   const pad = 40;
-  const ys = series.flatMap((b) => b.equity.map((e) => e.equity * 1e4));
+  const ys = series.flatMap((b) => b.equity.map((e) => (e.equity - 1) * 1e4));
   const lo = Math.min(0, ...ys);
   const hi = Math.max(0, ...ys);
   const n = Math.max(...series.map((b) => b.equity.length));
@@ -96,10 +106,10 @@ function equitySvg(bt: BacktestResult[]): string {
   const y = (v: number): number => H - pad - ((H - 2 * pad) * (v - lo)) / Math.max(1e-9, hi - lo);
   const colours = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#7f7f7f'];
   const lines = series
-    .map((b, k) => `<polyline fill="none" stroke="${colours[k % colours.length]}" stroke-width="1.5" points="${b.equity.map((e, i) => `${x(i).toFixed(1)},${y(e.equity * 1e4).toFixed(1)}`).join(' ')}"><title>${esc(b.key)}</title></polyline>`)
+    .map((b, k) => `<polyline fill="none" stroke="${colours[k % colours.length]}" stroke-width="1.5" points="${b.equity.map((e, i) => `${x(i).toFixed(1)},${y((e.equity - 1) * 1e4).toFixed(1)}`).join(' ')}"><title>${esc(b.key)}</title></polyline>`)
     .join('');
   const legend = series.map((b, k) => `<text x="${W - pad + 4}" y="${pad + 14 * k}" font-size="11" fill="${colours[k % colours.length]}">${esc(b.key)}</text>`).join('');
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W + 170}" height="${H}" role="img" aria-label="cumulative net return in bps"><line x1="${pad}" x2="${W - pad}" y1="${y(0)}" y2="${y(0)}" stroke="#999" stroke-dasharray="3 3"/>${lines}${legend}<text x="${pad}" y="${pad - 10}" font-size="11">cumulative net return, bps (${hi.toFixed(0)} max, ${lo.toFixed(0)} min), test windows in time order</text></svg>`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W + 170}" height="${H}" role="img" aria-label="cumulative net return in bps"><line x1="${pad}" x2="${W - pad}" y1="${y(0)}" y2="${y(0)}" stroke="#999" stroke-dasharray="3 3"/>${lines}${legend}<text x="${pad}" y="${pad - 10}" font-size="11">equity − 1 in bps after costs (${hi.toFixed(0)} max, ${lo.toFixed(0)} min), bars of the test span in time order</text></svg>`;
 }
 
 export function demoHtml(r: DemoResult, o: { equityChart?: boolean } = {}): string {
