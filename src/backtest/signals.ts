@@ -201,3 +201,23 @@ export function everyKBars(start: number, end: number, k: number): number[] {
   for (let i = start; i < end; i += k) out.push(i);
   return out;
 }
+
+/**
+ * Predictions from a window forecaster in src/eval's shape (`(context, horizon) → path`, e.g. drift or AR): at
+ * each scheduled bar i it sees the `known` closes ending at i. The schedule is every `every` bars (default the
+ * horizon, which keeps a slow forecaster's generation affordable), starting once `known` bars exist.
+ */
+export function windowForecasterPredictions(
+  series: PriceSeries,
+  forecaster: (context: readonly number[], horizon: number) => number[],
+  o: { known: number; horizon: number; every?: number; from?: number; to?: number },
+): Prediction[] {
+  if (!(Number.isInteger(o.known) && o.known >= 1)) throw new BacktestError(`known must be an integer >= 1, got ${o.known}`);
+  if (!(Number.isInteger(o.horizon) && o.horizon >= 1)) throw new BacktestError(`horizon must be an integer >= 1, got ${o.horizon}`);
+  const start = Math.max(o.from ?? 0, o.known - 1);
+  const bars = everyKBars(start, o.to ?? series.time.length, o.every ?? o.horizon);
+  return functionPredictions(series, bars, (closes) => {
+    const path = forecaster(Array.from(closes.subarray(closes.length - o.known)), o.horizon);
+    return path.length === o.horizon ? path : null;
+  });
+}

@@ -6,7 +6,8 @@ import { chanceSummary, runBacktest } from '../../src/backtest/backtest.js';
 import { alignForecasts, directionForecasts, readForecastFile } from '../../src/backtest/forecasts.js';
 import { portfolioBacktest, portfolioBenchmarks } from '../../src/backtest/portfolio.js';
 import { instrumentFromFile, loadPrices, makeSeries, pipSizeFor, type PriceSeries } from '../../src/backtest/prices.js';
-import { cadence, functionPredictions, makeSignals, decidedPositions, type Prediction } from '../../src/backtest/signals.js';
+import { cadence, functionPredictions, makeSignals, decidedPositions, windowForecasterPredictions, type Prediction } from '../../src/backtest/signals.js';
+import { driftForecast } from '../../src/eval/baselines.js';
 import { walkForward } from '../../src/backtest/walkforward.js';
 import { formatTime } from '../../src/data/time.js';
 import { FORECAST_SCHEMA, type ForecastRecord } from '../../src/eval/schema.js';
@@ -132,6 +133,17 @@ describe('forecasts file → back-test', () => {
     });
     expect(maxSeen).toBe(0);
     expect(preds.every((p) => p.move > 0)).toBe(true);
+  });
+});
+
+describe('an src/eval window forecaster', () => {
+  it('drift every 6 bars from bar 23: the move is 6 × the known window\'s average step', () => {
+    const preds = windowForecasterPredictions(s, driftForecast, { known: 24, horizon: 6 });
+    expect(preds.map((p) => p.bar).slice(0, 3)).toEqual([23, 29, 35]);
+    const i = 29;
+    const slope = (s.close[i]! - s.close[i - 23]!) / 23;
+    expect(preds[1]!.move).toBeCloseTo(6 * slope, 12);
+    expect(() => windowForecasterPredictions(s, driftForecast, { known: 0, horizon: 6 })).toThrow('known must be an integer >= 1, got 0');
   });
 });
 
