@@ -2,10 +2,10 @@
  * The study's view of a fine-tuning method: make some parameters trainable (and maybe add modules), report how
  * many train, and optionally merge the adapter into the base for inference.
  *
- * `full`, `bitfit` and `layernorm` need no new modules (they only choose which existing weights train), so they
- * are handled here and always available. Every other name goes to the PEFT registry (src/peft/registry.ts),
- * imported at run time so this module builds and runs before the registry is part of the tree; until then those
- * methods fail with a message saying so.
+ * Methods come from the PEFT registry (src/peft/registry.ts), imported at run time so this module also works in
+ * a build without it. `full`, `bitfit` and `layernorm` need no new modules (they only choose which existing
+ * weights train), so they are also handled here: `layernorm` always (the registry has no such method), the
+ * other two only when the registry is missing.
  */
 import type { CausalLM } from '../models/common.js';
 
@@ -22,6 +22,7 @@ export interface AppliedMethod {
 /** The shape the study expects of src/peft/registry.ts (to be confirmed when it lands). */
 interface PeftRegistryModule {
   applyMethod?: (model: CausalLM, name: string, options?: Record<string, unknown>) => unknown;
+  methodNames?: () => string[];
 }
 
 export const BUILTIN_METHODS = ['full', 'bitfit', 'layernorm'] as const;
@@ -41,8 +42,32 @@ function isNorm(name: string): boolean {
   return /(^|\.)(ln_\w+|ln_f|\w*layernorm|norm)\.(weight|bias)$/.test(name);
 }
 
+/** The registry module, or null when this build has none (loaded once). */
+let registry: PeftRegistryModule | null | undefined;
+async function loadRegistry(): Promise<PeftRegistryModule | null> {
+  if (registry === undefined) {
+    try {
+      registry = (await import('../peft/registry.js')) as PeftRegistryModule;
+    } catch {
+      registry = null;
+    }
+  }
+  return registry;
+}
+
 export async function applyStudyMethod(model: CausalLM, method: string, params: Record<string, unknown>): Promise<AppliedMethod> {
-  if (method === 'full' || method === 'mql5-stacked-full') {
+  const reg = await loadRegistry();
+  const known = reg?.methodNames?.() ?? [];
+  // The registry is the reference for every method it knows (it takes their options); the built-ins below only
+  // cover what it lacks (layernorm) and builds without it.
+  if (reg && typeof reg.applyMethod === 'function' && known.includes(method)) {
+    const applied = (await reg.applyMethod(model, method, params)) as { merge?: () => void; counts?: { trainable: number; total: number } } | undefined;
+    const merge = applied && typeof applied.merge === 'function' ? () => applied.merge!() : undefined;
+    // The registry counts quantized weights as the parameters they stand for (packed 4-bit storage would not).
+    const counts = applied?.counts ? { trainable: applied.counts.trainable, total: applied.counts.total } : countParams(model);
+    return { name: method, ...counts, merge };
+  }
+  if (method === 'full') {
     model.requiresGrad_(true);
     return { name: method, ...countParams(model) };
   }
@@ -56,17 +81,6 @@ export async function applyStudyMethod(model: CausalLM, method: string, params: 
     if (c.trainable === 0) throw new Error(`method ${method}: this model has no ${method === 'bitfit' ? 'bias' : 'norm'} parameters to train`);
     return { name: method, ...c };
   }
-  let mod: PeftRegistryModule;
-  try {
-    mod = (await import(new URL('../peft/registry.js', import.meta.url).href)) as PeftRegistryModule;
-  } catch (err) {
-    throw new Error(
-      `method ${method}: needs the PEFT registry (src/peft/registry.ts), which is not in this build (${(err as Error).message.split('\n')[0]}); ` +
-        `built-in methods: ${BUILTIN_METHODS.join(', ')}`,
-    );
-  }
-  if (typeof mod.applyMethod !== 'function') throw new Error(`method ${method}: src/peft/registry.ts has no applyMethod(model, name, options)`);
-  const applied = (await mod.applyMethod(model, method, params)) as { merge?: () => void } | undefined;
-  const merge = applied && typeof applied.merge === 'function' ? () => applied.merge!() : undefined;
-  return { name: method, ...countParams(model), merge };
+  if (!reg) throw new Error(`method ${method}: needs the PEFT registry (src/peft/registry.ts), which is not in this build; built-in methods: ${BUILTIN_METHODS.join(', ')}`);
+  throw new Error(`unknown method "${method}" (have: ${[...new Set([...known, ...BUILTIN_METHODS])].join(', ')})`);
 }

@@ -16,7 +16,7 @@ function tinyConfig(): StudyConfig {
     {
       name: 'tiny',
       models: [{ name: 'tiny', path: path.join(FIXTURES, 'gpt2-tiny') }],
-      methods: ['full', { method: 'bitfit', lr: 0.003 }],
+      methods: ['full', { method: 'bitfit', lr: 0.003 }, { method: 'lora', params: { r: 4, loraAlpha: 8 } }],
       data: {
         file: path.join(DATA, 'stocknet/price/AAPL.csv'),
         instrument: 'AAPL',
@@ -65,19 +65,24 @@ describe('fintune study', () => {
     const second = await runStudy(config, { out, childArgv: CHILD, log: (l) => logs.push(l) });
     expect(second.interrupted).toBe(false);
     expect(second.skipped).toEqual(['tiny/full/seed-0']);
-    expect(second.executed).toEqual(['tiny/bitfit/seed-0', 'tiny/multitask/seed-0']);
+    expect(second.executed).toEqual(['tiny/bitfit/seed-0', 'tiny/lora/seed-0', 'tiny/multitask/seed-0']);
     expect(fs.readFileSync(doneFile, 'utf8')).toBe(stamp);
 
     const r = second.results;
     expect(r.failures).toEqual([]);
-    expect(r.methods.map((m) => m.key)).toEqual(['full', 'bitfit']);
+    expect(r.methods.map((m) => m.key)).toEqual(['full', 'bitfit', 'lora']);
     const full = r.runs.find((x) => x.method === 'full')!;
     const bitfit = r.runs.find((x) => x.method === 'bitfit')!;
     expect(full.trainablePct).toBe(100);
     expect(bitfit.trainablePct).toBeGreaterThan(0);
     expect(bitfit.trainablePct).toBeLessThan(5);
     expect(bitfit.artefactBytes).toBeLessThan(full.artefactBytes);
-    for (const run of [full, bitfit]) {
+    // LoRA merges: its latency is measured both ways.
+    const lora = r.runs.find((x) => x.method === 'lora')!;
+    expect(lora.mergedNote).toMatch(/merged/);
+    expect(lora.latencyMsMerged).toBeGreaterThan(0);
+    expect(lora.artefactBytes).toBeLessThan(full.artefactBytes);
+    for (const run of r.runs) {
       expect(run.peakRssMB).toBeGreaterThan(10);
       expect(run.tokensPerSec).toBeGreaterThan(0);
       expect(run.latencyMsUnmerged).toBeGreaterThan(0);
@@ -87,9 +92,9 @@ describe('fintune study', () => {
       expect(run.evaluation!.n_windows).toBe(8);
     }
     // Every main run is evaluated together with the baselines on the same windows.
-    expect(r.evaluation!.methods.map((m) => m.method)).toEqual(expect.arrayContaining(['full@0', 'bitfit@0', 'persistence']));
+    expect(r.evaluation!.methods.map((m) => m.method)).toEqual(expect.arrayContaining(['full@0', 'bitfit@0', 'lora@0', 'persistence']));
     expect(r.methods[0]!.stats.skill!.values).toHaveLength(1);
-    expect(r.curves.length).toBe(2);
+    expect(r.curves.length).toBe(3);
     expect(r.paths.length).toBeGreaterThan(0);
     expect(r.data!.parts.map((p) => p.name)).toEqual(['train', 'val', 'test']);
     // The multi-task case: the base and each adapter measured on both tasks, and what serving both costs.
