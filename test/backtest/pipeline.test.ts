@@ -90,6 +90,11 @@ describe('forecasts file → back-test', () => {
     expect(r.model.sim.returns.length).toBe(r.buyAndHold.sim.returns.length);
     const again = runBacktest(p, a.predictions, cfg);
     expect(again.random.sharpe).toEqual(r.random.sharpe);
+    // The oracle is a leak (its "forecast" is the future close). The same information one horizon later — the
+    // move that has just happened, known at t0 — is an honest signal and must not earn the impossible profit.
+    expect(r.model.metrics.sharpe!).toBeGreaterThan(8);
+    const lagged = runBacktest(p, a.predictions.filter((x) => x.bar >= 24 + H).map((x) => ({ bar: x.bar, move: p.close[x.bar]! - p.close[x.bar - H]! })), { ...cfg, randomDraws: 0 });
+    expect(Math.abs(lagged.model.metrics.sharpe!)).toBeLessThan(3);
   });
 
   it('thresholds in bps and volatility units, confidence from sampled paths', async () => {
