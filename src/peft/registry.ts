@@ -71,7 +71,9 @@ export function getMethod(name: string): MethodSpec {
 /** Apply a method to the model (as adapter `options.adapterName`, default "default"). */
 export function applyMethod(model: CausalLM, name: string, options: Opts = {}): AppliedMethod {
   const spec = getMethod(name);
-  const { adapterName, ...rest } = options;
+  // Options are the configs' camelCase names; PEFT's snake_case (lora_alpha, target_modules) is accepted too.
+  const camel = Object.fromEntries(Object.entries(options).map(([k, v]) => [k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), v]));
+  const { adapterName, ...rest } = camel;
   const an = typeof adapterName === 'string' ? adapterName : 'default';
   spec.apply(model, rest, an);
   const out: AppliedMethod = { name: an, method: name, counts: trainableParameters(model) };

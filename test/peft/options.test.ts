@@ -58,6 +58,19 @@ describe('integration and refusals', () => {
     expect(typeof applied.merge).toBe('function');
   });
 
+  it('full fine-tuning freezes embeddings or chosen blocks; snake_case options are accepted', () => {
+    const model = loadModel(path.join(FIXTURES, 'gpt2-tiny'));
+    applyMethod(model, 'full', { freeze_embeddings: true, freezeLayers: [0] });
+    const trainable = new Set(model.namedParameters().filter(([, p]) => p.requiresGrad).map(([k]) => k));
+    expect(trainable.has('transformer.wte.weight')).toBe(false);
+    expect(trainable.has('transformer.wpe.weight')).toBe(false);
+    expect([...trainable].some((k) => k.startsWith('transformer.h.0.'))).toBe(false);
+    expect(trainable.has('transformer.h.1.attn.c_attn.weight')).toBe(true);
+    expect(trainable.has('transformer.ln_f.weight')).toBe(true);
+    const l = loadModel(path.join(FIXTURES, 'gpt2-tiny'));
+    expect(applyMethod(l, 'lora', { r: 2, lora_alpha: 4, target_modules: ['c_fc'] }).counts.trainable).toBe(2 * 2 * (64 + 256));
+  });
+
   it('refuses adapters it cannot apply faithfully', () => {
     const base = { peft_type: 'LORA', r: 4, lora_alpha: 8, target_modules: ['c_attn'] };
     expect(() => loraConfigFromJson({ ...base, init_lora_weights: 'pissa' })).toThrow(/rewrites the base/);

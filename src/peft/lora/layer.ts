@@ -76,13 +76,14 @@ export class LoraLayer extends Module implements PeftWrapper {
   private settings = new Map<string, { scaling: number; dropout: number; dora: boolean; r: number; alpha: number }>();
   private rng: Philox;
 
-  constructor(base: LinearLike, seed = 0) {
+  /** `stream` names this layer's dropout stream, so layers (and runs with other seeds) draw different masks. */
+  constructor(base: LinearLike, seed = 0, stream = 'lora-dropout') {
     super();
     this.base_layer = base;
     this.lora_A = new AdapterDict();
     this.lora_B = new AdapterDict();
     this.lora_magnitude_vector = new AdapterDict();
-    this.rng = createRng(seed, 'lora-dropout');
+    this.rng = createRng(seed, stream);
     // Plain bookkeeping must not look like parameters or children to Module's discovery.
     for (const k of ['mergedAdapters', 'settings', 'rng']) Object.defineProperty(this, k, { enumerable: false });
   }

@@ -43,7 +43,7 @@ export function injectLora(model: CausalLM, partial: Partial<LoraConfig>, name =
     if (m instanceof LoraLayer) layer = m;
     else {
       if (!isLinearLike(m)) throw new Error(`LoRA: "${path}" is not a linear layer`);
-      layer = new LoraLayer(m as LinearLike, config.seed ?? 0);
+      layer = new LoraLayer(m as LinearLike, config.seed ?? 0, `lora-dropout:${path}`);
       replaceModule(model, path, layer);
     }
     layer.addAdapter(name, {
