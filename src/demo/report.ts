@@ -85,7 +85,7 @@ export function demoMarkdown(r: DemoResult): string {
     if (t.note) md.push('', t.note);
     md.push('');
   }
-  md.push('Every run folder next to this report holds config.json, metrics.jsonl, forecasts.jsonl and backtest.json (fingpt-lora: generations.jsonl); `npx fintune serve --runs ' + r.out + '` shows them.', '');
+  md.push('Every run folder beside this report\'s folder holds config.json, metrics.jsonl, forecasts.jsonl and backtest.json (fingpt-lora: generations.jsonl); `npx fintune serve --runs ' + r.out + '` shows them.', '');
   return md.join('\n');
 }
 
@@ -127,18 +127,24 @@ export function demoHtml(r: DemoResult, o: { equityChart?: boolean } = {}): stri
   return `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>fintune demo report</title><style>${css}</style></head><body>\n${parts.join('\n')}\n</body></html>\n`;
 }
 
+/**
+ * Writes the report into `<out>/report/` (report.html, report.md, charts/, results.json): a folder of its own so
+ * the dashboard lists it beside the runs (it shows any folder holding a report.html).
+ */
 export async function writeDemoReport(r: DemoResult, out: string, forecasts: DemoForecasts[] = [], closes: ArrayLike<number> = []): Promise<{ markdown: string; html: string; renderer: string }> {
-  const markdown = path.join(out, 'report.md');
-  const html = path.join(out, 'report.html');
+  const dir = path.join(out, 'report');
+  fs.mkdirSync(dir, { recursive: true });
+  const markdown = path.join(dir, 'report.md');
+  const html = path.join(dir, 'report.html');
   let md = demoMarkdown(r);
   let page = demoHtml(r);
   let renderer = 'demo';
   try {
     const study = studyResultsOf(r, forecasts, closes);
-    fs.writeFileSync(path.join(out, 'results.json'), JSON.stringify(study, null, 1) + '\n');
+    fs.writeFileSync(path.join(dir, 'results.json'), JSON.stringify(study, null, 1) + '\n');
     const rendered = await renderReport(study);
-    fs.mkdirSync(path.join(out, 'charts'), { recursive: true });
-    for (const c of rendered.charts) writeFileAtomic(path.join(out, 'charts', `${c.id}.svg`), c.svg!);
+    fs.mkdirSync(path.join(dir, 'charts'), { recursive: true });
+    for (const c of rendered.charts) writeFileAtomic(path.join(dir, 'charts', `${c.id}.svg`), c.svg!);
     // The demo's own sections (title, verdict, setup, runs, FinGPT, stage times) lead; the study report of the
     // same runs follows. The study report draws the equity curves itself; the demo's chart is for the fallback.
     const own = demoHtml(r, { equityChart: false });

@@ -264,6 +264,6 @@ export function summaryLines(r: DemoResult, runsArg: string): string[] {
   lines.push(`  ${'total'.padEnd(10)} planned ${fmtSec(planned).padStart(10)}   spent ${fmtSec(spent).padStart(10)}   (load average at the end ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} CPUs)`);
   lines.push('', 'Verdict:', ...r.verdict.map((v) => `  ${v}`));
   if (r.fingpt) lines.push(`  FinGPT stage: ${r.fingpt.note}.`);
-  lines.push('', `Report:    ${r.report?.html ?? '(not written)'}`, `Markdown:  ${r.report?.markdown ?? '(not written)'}`, `Dashboard: npx fintune serve --runs ${runsArg}   (then open the printed http://127.0.0.1 address; the review page lists fingpt-lora's generations)`);
+  lines.push('', `Report:    ${r.report?.html ?? '(not written)'}`, `Markdown:  ${r.report?.markdown ?? '(not written)'}`, `Dashboard: npx fintune serve --runs ${runsArg}   (open the address it prints: every method's run, the report, and fingpt-lora's generations on the review page)`);
   return lines;
 }

@@ -37,7 +37,7 @@ describe('fintune demo --tiny', () => {
     expect(cli.code, cli.stderr).toBe(0);
     for (const [i, stage] of ['data', 'pretrain', 'finetune', 'evaluate', 'backtest', 'fingpt', 'report'].entries()) expect(cli.stderr).toContain(`[${i + 1}/7] ${stage}:`);
     expect(cli.stderr).toMatch(/total\s+planned .* spent/);
-    expect(cli.stderr).toContain(`Report:    ${path.join(out, 'report.html')}`);
+    expect(cli.stderr).toContain(`Report:    ${path.join(out, 'report', 'report.html')}`);
     expect(cli.stderr).toContain(`npx fintune serve --runs ${out}`);
     expect(seconds).toBeLessThan(60);
   });
@@ -89,14 +89,16 @@ describe('fintune demo --tiny', () => {
   });
 
   it('writes a report that opens offline', () => {
-    const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
+    const html = fs.readFileSync(path.join(out, 'report', 'report.html'), 'utf8');
     expect(html).toMatch(/^<!doctype html>/);
     // No executable script, stylesheet link or remote resource: only inline CSS, inline SVG and a JSON data block.
     expect(html.replace(/<script type="application\/json"[^>]*>/g, '')).not.toMatch(/<script|<link|src="http|href="http|url\(http/);
     expect(html).toContain('<svg');
     expect(html).toContain('Time per stage');
     expect(html).toContain('persistence');
-    expect(fs.readFileSync(path.join(out, 'report.md'), 'utf8')).toContain('## Time per stage');
+    expect(fs.readFileSync(path.join(out, 'report', 'report.md'), 'utf8')).toContain('## Time per stage');
+    // The dashboard lists the report folder beside the runs.
+    expect(listRuns(out).find((x) => x.id === 'report')?.has.report).toBe(true);
   });
 });
 
