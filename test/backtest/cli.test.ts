@@ -105,6 +105,11 @@ describe('fintune backtest', () => {
   it('errors: empty file, missing instrument, --refit without a trainer', async () => {
     const empty = path.join(tmp, 'empty.jsonl');
     fs.writeFileSync(empty, '\n');
+    const folder = path.join(tmp, 'run');
+    fs.mkdirSync(folder);
+    const d = await runCli(['backtest', '--forecasts', folder, '--prices', EURUSD]);
+    expect(d.code).toBe(2);
+    expect(d.stderr).toContain('a folder without forecasts.jsonl');
     const e = await runCli(['backtest', '--forecasts', empty, '--prices', EURUSD]);
     expect(e.code).toBe(1);
     expect(e.stderr).toContain(`${empty}: no forecasts`);

@@ -168,7 +168,7 @@ export function register(program: Command): void {
   program
     .command('backtest')
     .description('Trade forecasts with costs and no look-ahead, beside buy-and-hold, momentum and random signals')
-    .requiredOption('--forecasts <file>', 'forecasts JSONL (fintune.forecast/1, from fintune eval)')
+    .requiredOption('--forecasts <file>', 'forecasts JSONL (fintune.forecast/1), or the --out folder of fintune eval holding forecasts.jsonl')
     .option('--prices <file>', 'OHLCV price file; repeat for several instruments (each named after its file)', collect)
     .option('--prices-dir <dir>', 'folder of price files named <instrument>.csv (StockNet), loaded as the forecasts need them')
     .option('--instrument <name>', "the one --prices file's instrument (default: its file name without extension)")
@@ -235,6 +235,12 @@ Every figure is defined in docs/backtest.md.`,
       }
       if (!OBJECTIVES.includes(o.objective as Objective)) throw new UsageError(`--objective must be one of ${OBJECTIVES.join(', ')}, got "${o.objective}"`);
       if (o.portfolio && o.walkForward) throw new UsageError('--portfolio and --walk-forward cannot be combined yet');
+      // A run folder (`fintune eval --out DIR`) stands for the forecasts.jsonl inside it.
+      if (fs.existsSync(o.forecasts) && fs.statSync(o.forecasts).isDirectory()) {
+        const inside = path.join(o.forecasts, 'forecasts.jsonl');
+        if (!fs.existsSync(inside)) throw new UsageError(`--forecasts ${o.forecasts}: a folder without forecasts.jsonl (give the file, or the --out folder of fintune eval)`);
+        o.forecasts = inside;
+      }
       let items = await readForecastFile(o.forecasts);
       const groups = groupForecasts(items);
       if (o.method) {
