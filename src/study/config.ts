@@ -127,6 +127,11 @@ export interface StudyConfig {
    * into <out>/twin/ and compared in the report, with the leak's effect computed from both.
    */
   twin?: { protocol: 'honest' | 'mql5-leaky'; loss?: 'answer' | 'all' };
+  /**
+   * Back-test of every method's first-seed test forecasts (src/backtest/): long/short by the sign of the predicted
+   * move beyond `thresholdBps`, held for the horizon, paying `spreadBps` per round trip. Default on.
+   */
+  backtest: { enabled: boolean; thresholdBps: number; spreadBps: number };
   /** The multi-task case: a forecasting and a sentiment adapter of `method` on one base (first model, first seed). */
   multiTask?: { method: string; lr: number; train: string; eval: string; maxTrain: number; maxEval: number };
 }
@@ -331,6 +336,7 @@ export function resolveStudyConfig(raw: unknown, baseDir: string, overrides: { q
     protocol: oneOf(raw, 'protocol', 'config', ['honest', 'mql5-leaky'] as const, 'honest'),
     twin: resolveTwin(raw.twin),
     multiTask: resolveMultiTask(raw.multiTask, baseDir),
+    backtest: resolveBacktest(raw.backtest),
   };
 }
 
@@ -383,5 +389,17 @@ function resolveMultiTask(v: unknown, baseDir: string): StudyConfig['multiTask']
     eval: file('eval'),
     maxTrain: num(v, 'maxTrain', 'multiTask', 512, posInt, 'a positive integer'),
     maxEval: num(v, 'maxEval', 'multiTask', 200, posInt, 'a positive integer'),
+  };
+}
+
+function resolveBacktest(v: unknown): StudyConfig['backtest'] {
+  if (v === false) return { enabled: false, thresholdBps: 0, spreadBps: 1 };
+  const o: Obj = v === undefined || v === null || v === true ? {} : isObj(v) ? v : (() => {
+    throw new ConfigError('config.backtest must be false or a mapping {thresholdBps, spreadBps}');
+  })();
+  return {
+    enabled: true,
+    thresholdBps: num(o, 'thresholdBps', 'backtest', 0, (x) => x >= 0, 'a number >= 0'),
+    spreadBps: num(o, 'spreadBps', 'backtest', 1, (x) => x >= 0, 'a number >= 0'),
   };
 }

@@ -129,6 +129,16 @@ export function verdict(r: StudyResults): string[] {
       `The best simple baseline after persistence was ${bestBase.method} (skill ${fmt(bestBase.skill)}); the best model ${beatsBase ? 'scored above' : 'did not reach'} it.`,
     );
   }
+  const bt = r.backtest?.methods ?? [];
+  const btModels = bt.filter((b) => r.methods.some((m) => m.key === b.key) && b.sharpe !== null);
+  const bh = bt.find((b) => b.key === 'buy-and-hold');
+  if (btModels.length) {
+    const top = btModels.reduce((a, b) => (b.sharpe! > a.sharpe! ? b : a));
+    out.push(
+      `In the back-test after costs the best method by Sharpe ratio was ${top.key} (${fmt(top.sharpe)}, total return ${fmt(top.totalReturn)})` +
+        (bh && bh.sharpe !== null ? `; buy-and-hold had ${fmt(bh.sharpe)} on the same span.` : '.'),
+    );
+  }
   const fails = r.methods.filter((m) => (m.stats.parse_failure_share?.mean ?? 0) > 0);
   if (fails.length) out.push(`Some forecasts failed to parse (${fails.map((m) => `${m.key} ${fmt(100 * m.stats.parse_failure_share!.mean!)} %`).join(', ')}); they were scored as persistence.`);
   if (r.failures.length) out.push(`${r.failures.length} run(s) failed and are missing from the averages: ${r.failures.map((f) => f.id).join(', ')}.`);
@@ -280,6 +290,8 @@ export async function renderReport(r: StudyResults, o: ReportOptions = {}): Prom
   if (r.backtest?.methods.length) {
     md.push('## Back-test', '', '| method | Sharpe | total return | max drawdown | trades |', '| --- | --- | --- | --- | --- |');
     for (const b of r.backtest.methods) md.push(`| ${b.key} | ${fmt(b.sharpe)} | ${fmt(b.totalReturn)} | ${fmt(b.maxDrawdown)} | ${b.trades ?? '–'} |`);
+    md.push('', 'Each method’s first-seed test forecasts, traded at the next bar’s open after costs; buy-and-hold and momentum on the same span.', '');
+    for (const n of r.backtest.notes ?? []) md.push(`- not back-tested: ${n}`);
     md.push('');
   }
   md.push('## Charts', '');

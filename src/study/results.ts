@@ -156,6 +156,8 @@ export interface StudyResults {
 
 export interface BacktestSection {
   methods: Array<{ key: string; sharpe: number | null; totalReturn: number | null; maxDrawdown: number | null; trades: number | null; equity: Array<{ t: string; equity: number }> }>;
+  /** Methods whose back-test could not run, and why. */
+  notes?: string[];
 }
 
 export interface TwinComparison {

@@ -318,6 +318,7 @@ export async function aggregate(config: StudyConfig, out: string, runs: RunResul
     simd: env0?.simd ?? null,
     threads: env0?.threads ?? null,
   };
+  const backtest = config.backtest.enabled && methods.length ? await backtestMethods(config, out, main, methods) : null;
   return {
     schema: STUDY_RESULTS_SCHEMA,
     name: config.name,
@@ -342,7 +343,7 @@ export async function aggregate(config: StudyConfig, out: string, runs: RunResul
     evaluation,
     curves,
     paths,
-    backtest: null,
+    backtest,
     twin: null,
   };
 }
@@ -381,4 +382,44 @@ export function compareTwin(a: StudyResults, b: StudyResults): TwinComparison {
     }
   }
   return { name: other.name, protocol: other.protocol, rows };
+}
+
+/**
+ * Each method's first-seed test forecasts traded by src/backtest/ on the study's price file (next bar's open,
+ * spread paid), with buy-and-hold and momentum on the same span. A method whose back-test cannot run (too few
+ * forecasts, say) is left out with a note rather than failing the study.
+ */
+async function backtestMethods(config: StudyConfig, out: string, main: RunResult[], methods: MethodSummary[]): Promise<StudyResults['backtest']> {
+  const [{ loadPrices }, { readForecastFile, alignForecasts }, { runBacktest }, { reportEntry }] = await Promise.all([
+    import('../backtest/prices.js'),
+    import('../backtest/forecasts.js'),
+    import('../backtest/backtest.js'),
+    import('../backtest/output.js'),
+  ]);
+  const series = await loadPrices(config.data.file, { instrument: config.data.instrument });
+  const entries: NonNullable<StudyResults['backtest']>['methods'] = [];
+  const notes: string[] = [];
+  let benchmarked = false;
+  for (const m of methods) {
+    const run = main.find((r) => r.model === m.model && r.method === m.method && r.seed === m.seeds[0]);
+    const file = run ? path.join(runDirOf(out, run.id), 'forecasts.jsonl') : null;
+    if (!file || !fs.existsSync(file)) continue;
+    try {
+      const items = await readForecastFile(file);
+      const aligned = alignForecasts(file, items, series);
+      const r = runBacktest(series, aligned.predictions, {
+        rule: { threshold: config.backtest.thresholdBps, units: 'bps', horizon: aligned.horizon, sizing: { kind: 'fixed' } },
+        costs: { spreadBps: config.backtest.spreadBps },
+        randomDraws: 0,
+      });
+      entries.push(reportEntry(m.key, r.model.metrics, r.time, r.model.sim.equity));
+      if (!benchmarked) {
+        benchmarked = true;
+        for (const b of [r.buyAndHold, r.momentum]) entries.push(reportEntry(b.name, b.metrics, r.time, b.sim.equity));
+      }
+    } catch (err) {
+      notes.push(`${m.key}: ${(err as Error).message}`);
+    }
+  }
+  return entries.length || notes.length ? { methods: entries, notes } : null;
 }

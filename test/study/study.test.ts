@@ -97,6 +97,11 @@ describe('fintune study', () => {
     expect(r.curves.length).toBe(3);
     expect(r.paths.length).toBeGreaterThan(0);
     expect(r.data!.parts.map((p) => p.name)).toEqual(['train', 'val', 'test']);
+    // Back-test of each method's first-seed forecasts, with buy-and-hold and momentum on the same span.
+    const bt = r.backtest!;
+    expect(bt.notes).toEqual([]);
+    expect(bt.methods.map((m) => m.key)).toEqual(expect.arrayContaining(['full', 'bitfit', 'lora', 'buy-and-hold', 'momentum']));
+    expect(bt.methods.every((m) => m.equity.length > 0)).toBe(true);
     // The multi-task case: the base and each adapter measured on both tasks, and what serving both costs.
     const mt = r.multiTask!;
     expect(mt.rows.map((x) => x.adapter)).toEqual(['none (base)', 'forecasting', 'sentiment']);
@@ -116,7 +121,7 @@ describe('fintune study', () => {
     expect(html).not.toMatch(/<script(?![^>]*application\/json)/);
     expect(html).not.toMatch(/<link|<img|@import/);
     expect((html.match(/<svg/g) ?? []).length).toBe(w.rendered.charts.length);
-    expect(w.rendered.charts.map((c) => c.id)).toEqual(expect.arrayContaining(['loss', 'paths', 'cost', 'skill-cost', 'horizon', 'returns']));
+    expect(w.rendered.charts.map((c) => c.id)).toEqual(expect.arrayContaining(['loss', 'paths', 'cost', 'skill-cost', 'horizon', 'returns', 'equity']));
 
     // The chart rows embedded in the page …
     const block = html.match(/<script type="application\/json" id="chart-data">([\s\S]*?)<\/script>/)![1]!;
