@@ -201,11 +201,12 @@ export interface PackedBlock {
   inputIds: Int32Array;
   /** Target-aligned, -100 where nothing is scored. */
   labels: Int32Array;
-  /** Restart at 0 for every segment. */
+  /** Restart at 0 for every segment, so they also say where each token's document begins (the mask uses that). */
   positionIds: Int32Array;
-  /** Segment index of every token (0, 1, …): tokens attend only within their own segment. */
-  segmentIds: Int32Array;
+  /** The document pieces, in block order; tokens attend only within their own. */
   segments: Segment[];
+  /** Labels other than -100. */
+  scored: number;
 }
 
 export interface PackCounts {
@@ -288,11 +289,16 @@ export function packDocuments(docs: readonly TokenizedDoc[], opts: PackOptions):
   });
 
   const members: Piece[][] = strategy === 'best-fit' ? bestFit(pieces, L) : inOrder(pieces, L);
-  const blocks = members.map((m) => buildBlock(docs, m));
+  // All blocks are views of three shared arrays: tens of thousands of small typed arrays cost far more in
+  // allocation and garbage collection than the copying itself.
+  let total = 0;
+  for (const p of pieces) total += p.length;
+  const store: Store = { inputIds: new Int32Array(total), labels: new Int32Array(total).fill(IGNORE_INDEX), positionIds: new Int32Array(total), used: 0 };
+  const blocks = members.map((m) => buildBlock(docs, m, store));
   counts.blocks = blocks.length;
   for (const b of blocks) {
     counts.tokens += b.inputIds.length;
-    for (const l of b.labels) if (l !== IGNORE_INDEX) counts.scoredTargets++;
+    counts.scoredTargets += b.scored;
   }
   counts.paddingTokens = L * blocks.length - counts.tokens;
   counts.fill = blocks.length ? counts.tokens / (L * blocks.length) : 0;
@@ -356,26 +362,39 @@ function insertSorted(a: number[], v: number): void {
   a.splice(i, 0, v);
 }
 
-function buildBlock(docs: readonly TokenizedDoc[], members: Piece[]): PackedBlock {
-  const T = members.reduce((s, p) => s + p.length, 0);
-  const inputIds = new Int32Array(T);
-  const labels = new Int32Array(T).fill(IGNORE_INDEX);
-  const positionIds = new Int32Array(T);
-  const segmentIds = new Int32Array(T);
+interface Store {
+  inputIds: Int32Array;
+  labels: Int32Array;
+  positionIds: Int32Array;
+  used: number;
+}
+
+function buildBlock(docs: readonly TokenizedDoc[], members: Piece[], store: Store): PackedBlock {
+  let T = 0;
+  for (const p of members) T += p.length;
+  const at = store.used;
+  store.used += T;
+  const inputIds = store.inputIds.subarray(at, at + T);
+  const labels = store.labels.subarray(at, at + T);
+  const positionIds = store.positionIds.subarray(at, at + T);
   const segments: Segment[] = [];
   let off = 0;
-  members.forEach((p, seg) => {
+  let scored = 0;
+  for (const p of members) {
     const d = docs[p.doc]!;
-    const n = d.ids.length;
-    inputIds.set(d.ids.subarray(p.start, p.start + p.length), off);
+    const ids = d.ids;
+    // Plain loops rather than set(subarray(…)): a view object per piece costs more than copying a short piece.
     for (let t = 0; t < p.length; t++) {
-      const target = p.start + t + 1; // index in the document of what this position predicts
-      if (target < n && target >= d.firstTarget) labels[off + t] = d.ids[target]!;
+      inputIds[off + t] = ids[p.start + t]!;
       positionIds[off + t] = t;
-      segmentIds[off + t] = seg;
     }
+    // Position t predicts the document's token p.start + t + 1: scored when it exists and is not in the prompt.
+    const from = Math.max(0, d.firstTarget - p.start - 1);
+    const to = Math.min(p.length, ids.length - p.start - 1);
+    for (let t = from; t < to; t++) labels[off + t] = ids[p.start + t + 1]!;
+    if (to > from) scored += to - from;
     segments.push({ doc: p.doc, start: p.start, length: p.length, offset: off });
     off += p.length;
-  });
-  return { inputIds, labels, positionIds, segmentIds, segments };
+  }
+  return { inputIds, labels, positionIds, segments, scored };
 }

@@ -106,7 +106,8 @@ describe('packDocuments', () => {
     expect(Array.from(b0.inputIds)).toEqual([...docs[0]!.ids, ...docs[3]!.ids]);
     expect(b0.inputIds[7]).toBe(EOS); // the separator is an input
     expect(Array.from(b0.positionIds)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 0, 1]);
-    expect(Array.from(b0.segmentIds)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 1, 1]);
+    expect(b0.segments).toEqual([{ doc: 0, start: 0, length: 8, offset: 0 }, { doc: 3, start: 0, length: 2, offset: 8 }]);
+    expect(blocks.map((b) => b.scored)).toEqual([7 + 1, 7, 2]);
     // Target-aligned inside each document; the EOS position predicts nothing.
     expect(Array.from(b0.labels)).toEqual([...docs[0]!.ids.slice(1), IGNORE_INDEX, docs[3]!.ids[1]!, IGNORE_INDEX]);
     expect(counts).toMatchObject({ documents: 4, blocks: 3, tokens: 21, scoredTargets: 17, paddingTokens: 9, split: 0, dropped: 0 });
