@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadTokenizer, saveNumericTokenizer, type Tokenizer } from '../../src/io/tokenizer.js';
 import { addsBos, documentExample, packDocuments, promptAnswerInputs, tokenizeDocuments, type DocumentInput, type TokenizedDoc } from '../../src/data/packing.js';
-import { blockBatch, PackedBlocks, packedEvalBatches } from '../../src/data/batching.js';
+import { blockBatch, blocksFingerprint, PackedBlocks, packedEvalBatches } from '../../src/data/batching.js';
 import { IGNORE_INDEX, padBatch, ShuffledExamples } from '../../src/train/data.js';
 import { loadPromptAnswers } from '../../src/data/loaders/text.js';
 import { GPT2 } from '../../src/models/gpt2.js';
@@ -361,6 +361,9 @@ describe('PackedBlocks', () => {
     const other = new PackedBlocks(packDocuments(docs, { blockSize: 9 }).blocks, opts);
     expect(() => other.setState(saved)).toThrow(/saved position is for \d+ blocks .* resume with the same data/);
     expect(() => resumed.setState({ epoch: 0 })).toThrow(/bad data position/);
+    // One token different is other data.
+    const changed = blocks.map((b, i) => (i === 3 ? { ...b, inputIds: Int32Array.from(b.inputIds, (v, j) => (j === 1 ? v + 1 : v)) } : b));
+    expect(blocksFingerprint(changed)).not.toBe(blocksFingerprint(blocks));
   });
 
   it('trains through the Trainer (masks and positions consumed), with packed evaluation', async () => {
