@@ -22,7 +22,7 @@ const char* kNames[3] = {"avx512", "avx2", "scalar"};
 
 struct Err {};  // thrown after a JS exception is pending; caught at the function boundary
 
-napi_env g_env;
+thread_local napi_env g_env;  // per JS thread: the addon may be loaded in several worker_threads
 
 [[noreturn]] void fail(const char* msg) {
   napi_throw_range_error(g_env, nullptr, msg);

@@ -29,7 +29,9 @@ ft_task_fn g_fn = nullptr;
 void* g_ctx = nullptr;
 int g_nthreads = 2;
 bool g_started = false;
-bool g_in_parallel = false;
+// Held by the thread running a parallel call. A second JS thread (worker_threads) or a nested call finds it
+// taken and runs its task serially on itself instead of sharing the worker.
+std::atomic<bool> g_busy{false};
 // Heap-allocated and never freed: at process exit, destroying a condition variable that the worker still
 // waits on blocks forever in glibc, which would hang Node's exit.
 std::mutex& g_mutex = *new std::mutex;
@@ -39,11 +41,11 @@ bool g_sleeping = false;
 struct Scratch {
   float* p = nullptr;
   size_t cap = 0;
+  ~Scratch() { free(p); }
 };
-Scratch g_scratch[kMaxThreads][kSlots];
-// Which pool thread this is (0 = the caller, 1 = the worker). Scratch is indexed by it rather than by the task's
-// tid, because a nested parallel call runs serially with tid 0 on whichever thread made it.
-thread_local int t_self = 0;
+// Scratch belongs to the OS thread that runs the code (not to the task's tid): a nested or concurrent call runs
+// serially with tid 0 on whatever thread made it, and must not share buffers with the pool's caller.
+thread_local Scratch t_scratch[kSlots];
 
 // Sense-reversing barrier for the two pool threads inside one ft_parallel call (shared GEMM packing).
 std::atomic<int> g_bar_count{0};
@@ -54,7 +56,6 @@ thread_local int t_sense = 0;
 const auto kSpin = std::chrono::microseconds(200);
 
 void worker_main() {
-  t_self = 1;
   uint64_t seen = 0;
   for (;;) {
     auto t0 = std::chrono::steady_clock::now();
@@ -84,7 +85,7 @@ int ft_threads(void) { return g_nthreads; }
 void ft_set_threads(int n) { g_nthreads = n < 1 ? 1 : n > kMaxThreads ? kMaxThreads : n; }
 
 float* ft_scratch(int, int slot, size_t floats) {
-  Scratch& s = g_scratch[t_self][slot];
+  Scratch& s = t_scratch[slot];
   if (s.cap < floats) {
     free(s.p);
     size_t bytes = ((floats * sizeof(float)) + 63) & ~size_t(63);
@@ -109,8 +110,10 @@ void ft_barrier(void) {
 }
 
 void ft_parallel(ft_task_fn fn, void* ctx) {
-  // Nested calls (a kernel calling another parallel kernel) run serially on the caller.
-  if (g_nthreads == 1 || g_in_parallel) {
+  // Nested calls (a kernel calling another parallel kernel) and calls from a second JS thread while the pool
+  // is busy run serially on the caller.
+  bool expected = false;
+  if (g_nthreads == 1 || !g_busy.compare_exchange_strong(expected, true, std::memory_order_acquire)) {
     fn(ctx, 0, 1);
     return;
   }
@@ -118,7 +121,6 @@ void ft_parallel(ft_task_fn fn, void* ctx) {
     std::thread(worker_main).detach();
     g_started = true;
   }
-  g_in_parallel = true;
   g_fn = fn;
   g_ctx = ctx;
   g_done.store(0, std::memory_order_relaxed);
@@ -134,7 +136,7 @@ void ft_parallel(ft_task_fn fn, void* ctx) {
     if (++n < 4096) _mm_pause();
     else sched_yield();
   }
-  g_in_parallel = false;
+  g_busy.store(false, std::memory_order_release);
 }
 
 }  // extern "C"
