@@ -90,7 +90,11 @@ export function loadAdapter(model: CausalLM, dir: string, opts: LoadAdapterOptio
   let method: string;
   switch (cfg.peft_type) {
     case 'LORA':
-      injectLora(model, { ...loraConfigFromJson(cfg), initLoraWeights: true }, name);
+    {
+      // Initialized as PEFT's default (the stored tensors replace it), recorded as the file says.
+      const parsed = loraConfigFromJson(cfg);
+      injectLora(model, { ...parsed, initLoraWeights: true }, name).config.initLoraWeights = parsed.initLoraWeights;
+    }
       method = 'lora';
       break;
     case 'IA3':

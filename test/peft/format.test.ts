@@ -69,6 +69,9 @@ describe('PEFT file format', () => {
     expect(shapes[p + 'self_attn.k_proj.lora_B.weight']).toEqual([32, 4]);
     expect(shapes[p + 'mlp.down_proj.lora_A.weight']).toEqual([4, 192]);
     expect(config).toMatchObject({ fan_in_fan_out: false, use_rslora: true, target_modules: ['q_proj', 'k_proj', 'down_proj'] });
+    const all = loadModel(llama);
+    injectLora(all, { r: 2, loraAlpha: 2, targetModules: 'all-linear' });
+    expect(saved(all).config.target_modules).toEqual(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']);
     const l = layers[0]![1];
     expect(l.scaling('default')).toBe(8 / 2);
     const A = flat(l.lora_A.get('default')!.weight);

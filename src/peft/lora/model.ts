@@ -33,6 +33,8 @@ export function injectLora(model: CausalLM, partial: Partial<LoraConfig>, name =
   if (targets.length === 0) {
     throw new Error(`LoRA: target_modules ${JSON.stringify(config.targetModules)} match no linear layer of this model`);
   }
+  // PEFT expands "all-linear" into the set of the targets' last name segments, and saves that list.
+  if (config.targetModules === 'all-linear') config.targetModules = [...new Set(targets.map((t) => t.slice(t.lastIndexOf('.') + 1)))];
   registerAdapter(model, name, { method: 'lora', config });
   if (firstAdapter) freezeAll(model);
   const layers: [string, LoraLayer][] = [];
