@@ -156,7 +156,13 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const runs: MethodRun[] = [];
   await clock.run('finetune', `${plans.map((p) => p.name).join(', ')} on ${HELD_OUT}, each from the same pre-trained weights`, async () => {
     for (const plan of plans) {
-      const r = await finetuneMethod(plan, pre, data, out, budget, o.seed, log);
+      let r: MethodRun;
+      try {
+        r = await finetuneMethod(plan, pre, data, out, budget, o.seed, log);
+      } catch (err) {
+        // A method that breaks while training (a non-finite loss, a bug in an adapter) costs that method only.
+        r = { name: plan.name, method: plan.method, dir: path.join(out, plan.name), ok: false, error: (err as Error).message, records: [] };
+      }
       if (!r.ok) log(`  ${plan.name}: not run — ${shortReason(r.error)}`);
       else log(`  ${plan.name}: val loss ${r.valLoss?.toFixed(3)}, ${r.records.length} test forecasts (${r.records.filter((x) => x.parse_ok).length} parsed)`);
       runs.push(r);

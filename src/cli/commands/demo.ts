@@ -31,7 +31,7 @@ export function register(program: Command): void {
     .addOption(new Option('--tiny', 'smoke-test budget: every stage runs on a handful of windows (seconds; results mean nothing)').hideHelp())
     .option('--out <dir>', 'output folder (one run folder per method inside)', 'runs/demo')
     .option('--data <dir>', 'shared data folder (default: ../shared/data next to the project)')
-    .option('--seed <n>', 'seed for weights, data order and decoding', intArg('--seed', 0), 0)
+    .option('--seed <n>', 'seed for weights, adapter initialization and data order (decoding is greedy)', intArg('--seed', 0), 0)
     .option('--methods <list>', `comma-separated subset of ${demoMethods().map((m) => m.name).join(',')}`)
     .option('--json', 'print the demo results (demo.json) as JSON on stdout; progress stays on stderr')
     .addHelpText(
