@@ -73,6 +73,7 @@ describe.each(MODELS)('every method on %s', (folder, ref) => {
       model.eval();
       const start = flat(noGrad(() => model.forward(ids)));
       if (spec.zeroInit) expect(maxAbsDiff(start, baseLogits), 'starts at the base model').toBe(0);
+      else expect(maxAbsDiff(start, baseLogits), 'the method changes the outputs from the start').toBeGreaterThan(0);
       // "base only" must always give the base model, adapters or not (mql5-stacked and full train the base).
       model.train();
       train(model, ids, labels);

@@ -26,7 +26,7 @@ export function injectBottleneck(model: CausalLM, c: BottleneckConfig, name = 'd
       { length: d.layers },
       (_, i) => new BottleneckAdapter(d.hidden, size, 'relu', o.dropout, { seed: o.seed, stream: `mql5:${name}:${i}`, upInit: 'normal', dtype: dtypeOf(model) }),
     );
-    installMql5(model).set(name, stack);
+    addMql5Stack(model, name, stack);
     setAdapter(model, name);
     return;
   }
@@ -52,32 +52,29 @@ export function injectBottleneck(model: CausalLM, c: BottleneckConfig, name = 'd
   setAdapter(model, name);
 }
 
-/** The stacks by adapter name; each is also an own array property `mql5_<name>` of the model, so its
- * parameters are the model's (`mql5_default.0.adapter_down.weight`). */
-function installMql5(model: CausalLM): Map<string, BottleneckAdapter[]> {
+/**
+ * Add an mql5-stacked adapter. Each stack is an own array property `mql5_<name>` of the model, so its
+ * parameters are the model's (`mql5_default.0.adapter_down.weight`); the first call also installs the
+ * instance-level `hidden()` that runs the active stack on the final hidden state.
+ */
+function addMql5Stack(model: CausalLM, name: string, stack: BottleneckAdapter[]): void {
   const m = model as unknown as Record<string, unknown>;
-  if (m.mql5_stacks) return m.mql5_stacks as Map<string, BottleneckAdapter[]>;
-  const map = new Map<string, BottleneckAdapter[]>();
-  Object.defineProperty(m, 'mql5_stacks', { value: map, enumerable: false });
-  const prev = model.hidden.bind(model);
-  Object.defineProperty(model, 'hidden', {
-    enumerable: false,
-    configurable: true,
-    writable: true,
-    value: (ids: Tensor | null, opts: ForwardOptions = {}): Tensor => {
-      let h = prev(ids, opts);
-      const active = peftState(model).active[0];
-      const stack = active ? map.get(active) : undefined;
-      // Each adapter adds dropout(up(dropout(relu(down(h))))) to h, one after another.
-      for (const a of stack ?? []) h = h.add(a.forward(h));
-      return h;
-    },
-  });
-  // The stacks must be parameters of the model: expose each as an own array property.
-  const origSet = map.set.bind(map);
-  map.set = (k: string, v: BottleneckAdapter[]) => {
-    m[`mql5_${k}`] = v;
-    return origSet(k, v);
-  };
-  return map;
+  if (!m.mql5_stacks) {
+    Object.defineProperty(m, 'mql5_stacks', { value: true, enumerable: false });
+    const prev = model.hidden.bind(model);
+    Object.defineProperty(model, 'hidden', {
+      enumerable: false,
+      configurable: true,
+      writable: true,
+      value: (ids: Tensor | null, opts: ForwardOptions = {}): Tensor => {
+        let h = prev(ids, opts);
+        const active = peftState(model).active[0];
+        const chain = active ? (m[`mql5_${active}`] as BottleneckAdapter[] | undefined) : undefined;
+        // Each adapter adds dropout(up(dropout(relu(down(h))))) to h, one after another.
+        for (const a of chain ?? []) h = h.add(a.forward(h));
+        return h;
+      },
+    });
+  }
+  m[`mql5_${name}`] = stack;
 }
