@@ -76,11 +76,22 @@ export interface TokenizeCounts {
 export function addsBos(tok: DocTokenizer): boolean {
   const bos = tok.bosId;
   if (bos === null || bos === undefined) return false;
-  // Compare with and without special tokens: a vocabulary whose ordinary text can start with the BOS id (GPT-2,
-  // where BOS = EOS = <|endoftext|>) must not be mistaken for one that adds it.
-  const withSpecial = tok.encode('a');
-  const plain = tok.encode('a', { addSpecialTokens: false });
-  return withSpecial.length > plain.length && withSpecial[0] === bos;
+  // Compare a short text with and without special tokens: BOS is added when the special encoding is the plain
+  // one with the BOS id in front. Looking only at the first id would be fooled where BOS = EOS (GPT-2's
+  // <|endoftext|>) and the post-processor appends EOS to an empty encoding. A text the vocabulary cannot encode
+  // (an error, or nothing) says nothing, so a few are tried.
+  for (const text of ['a', '0', ' ', '.']) {
+    let withSpecial: ArrayLike<number>, plain: ArrayLike<number>;
+    try {
+      withSpecial = tok.encode(text);
+      plain = tok.encode(text, { addSpecialTokens: false });
+    } catch {
+      continue;
+    }
+    if (plain.length === 0) continue;
+    return withSpecial.length > plain.length && withSpecial[0] === bos && withSpecial[1] === plain[0];
+  }
+  return false;
 }
 
 function checkString(v: unknown, name: string, field: string): string {

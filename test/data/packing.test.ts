@@ -13,7 +13,7 @@ import type { CausalLM } from '../../src/models/common.js';
 import { crossEntropy } from '../../src/tensor/nn_ops.js';
 import { fromArray, noGrad, tidy } from '../../src/tensor/index.js';
 import { Trainer } from '../../src/train/trainer.js';
-import { llama2StyleTokenizerJson, removeDir, writeTokenizerDir } from '../io/tokenizer_fixtures.js';
+import { gpt2Files, llama2StyleTokenizerJson, removeDir, writeTokenizerDir } from '../io/tokenizer_fixtures.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(removeDir));
@@ -76,6 +76,19 @@ describe('tokenizeDocuments', () => {
     expect(counts.boundaryMerges).toBe(0);
     expect(Array.from(documentExample(d).labels)).toEqual([IGNORE_INDEX, ...body.slice(1), 2]);
     expect(tokenizeDocuments(llama, ['hello'], { bos: false }).docs[0]!.ids[0]).not.toBe(1);
+    // A tokenizer that also appends EOS itself: still one BOS and one EOS per document.
+    const eosToo = writeTokenizerDir({
+      'tokenizer.json': llama2StyleTokenizerJson(),
+      'tokenizer_config.json': { tokenizer_class: 'LlamaTokenizer', bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>', add_bos_token: true, add_eos_token: true },
+    });
+    dirs.push(eosToo);
+    expect(Array.from(tokenizeDocuments(loadTokenizer(eosToo), ['hello world']).docs[0]!.ids)).toEqual([1, ...body, 2]);
+    // GPT-2's files: BOS = EOS = <|endoftext|>, never added by encode.
+    const gpt2Dir = writeTokenizerDir(gpt2Files());
+    dirs.push(gpt2Dir);
+    const gpt2 = loadTokenizer(gpt2Dir);
+    expect(gpt2.bosId).toBe(gpt2.eosId);
+    expect(addsBos(gpt2)).toBe(false);
     // "hel" + "lo world": the joined text merges across the boundary; the merged token is the answer's, counted.
     const merged = tokenizeDocuments(llama, [{ prompt: 'hel', answer: 'lo world' }], { loss: 'answer' });
     expect(Array.from(merged.docs[0]!.ids)).toEqual([1, ...body, 2]);
