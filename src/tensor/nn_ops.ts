@@ -229,7 +229,8 @@ export function layerNorm(x: Tensor, w: Tensor | null, b: Tensor | null, eps = 1
   const mean = empty([N], x.dtype);
   const rstd = empty([N], x.dtype);
   const be = backendFor(out.buf);
-  const wb = w ? w.contiguous().flatBuf() : null;
+  const wc = w ? w.contiguous() : null;
+  const wb = wc ? wc.flatBuf() : null;
   be.layerNormForward(N, C, eps, xc.flatBuf(), wb, b ? b.contiguous().flatBuf() : null, out.buf, mean.buf, rstd.buf);
   if (!isGradEnabled() || !(x.requiresGrad || w?.requiresGrad || b?.requiresGrad)) {
     mean.dispose();
@@ -247,7 +248,8 @@ export function layerNorm(x: Tensor, w: Tensor | null, b: Tensor | null, eps = 1
       be.layerNormBackward(N, C, g.contiguous().flatBuf(), xc.flatBuf(), wb, mean.buf, rstd.buf, dx.buf, tw?.buf ?? null, tb?.buf ?? null);
       return [x.requiresGrad ? dx : (dx.dispose(), null), tw?.ret ?? null, tb?.ret ?? null];
     },
-    [xc, mean, rstd],
+    // The backward reads the weight too: save it so backward does not release it early (a non-leaf weight).
+    wc ? [xc, wc, mean, rstd] : [xc, mean, rstd],
   );
 }
 
@@ -262,7 +264,8 @@ export function rmsNorm(x: Tensor, w: Tensor | null, eps = 1e-6): Tensor {
   const out = empty(x.shape, x.dtype);
   const rstd = empty([N], x.dtype);
   const be = backendFor(out.buf);
-  const wb = w ? w.contiguous().flatBuf() : null;
+  const wc = w ? w.contiguous() : null;
+  const wb = wc ? wc.flatBuf() : null;
   be.rmsNormForward(N, C, eps, xc.flatBuf(), wb, out.buf, rstd.buf);
   if (!isGradEnabled() || !(x.requiresGrad || w?.requiresGrad)) {
     rstd.dispose();
@@ -278,7 +281,7 @@ export function rmsNorm(x: Tensor, w: Tensor | null, eps = 1e-6): Tensor {
       be.rmsNormBackward(N, C, g.contiguous().flatBuf(), xc.flatBuf(), wb, rstd.buf, dx.buf, tw?.buf ?? null);
       return [x.requiresGrad ? dx : (dx.dispose(), null), tw?.ret ?? null];
     },
-    [xc, rstd],
+    wc ? [xc, wc, rstd] : [xc, rstd],
   );
 }
 
