@@ -30,6 +30,8 @@ export class Storage {
   savedRefs = 0;
   /** Kept by the user (Tensor.keep / returned from tidy): never auto-released. */
   kept = false;
+  /** Wraps memory the caller owns (fromArray): release() drops it but never hands it to the pool for reuse. */
+  borrowed = false;
 
   constructor(
     readonly dtype: DType,
@@ -63,13 +65,15 @@ export class Storage {
   transfer(): Storage {
     const d = this.data;
     this._data = null;
-    return new Storage(this.dtype, d);
+    const s = new Storage(this.dtype, d);
+    s.borrowed = this.borrowed;
+    return s;
   }
 
   /** Return the buffer to the pool. Idempotent. */
   release(): void {
     if (this._data === null) return;
-    pool.put(this.dtype, this._data);
+    if (!this.borrowed) pool.put(this.dtype, this._data);
     this._data = null;
   }
 }
@@ -139,8 +143,10 @@ export function newStorageUnscoped(dtype: DType, n: number, zeroed = false): Sto
   return new Storage(dtype, pool.take(dtype, n, zeroed));
 }
 
-export function wrapStorage(dtype: DType, data: AnyTypedArray): Storage {
+/** Storage over an existing array; `borrowed` when the caller still owns it (never pooled on release). */
+export function wrapStorage(dtype: DType, data: AnyTypedArray, borrowed = false): Storage {
   const s = new Storage(dtype, data);
+  s.borrowed = borrowed;
   if (currentScope) currentScope.track(s);
   return s;
 }

@@ -421,7 +421,8 @@ export function fromArray(data: AnyTypedArray, shape?: Shape, opts: { requiresGr
   if (numel(s) !== data.length) {
     throw new Error(`fromArray: shape ${fmtShape(s)} holds ${numel(s)} elements but the array has ${data.length}`);
   }
-  const t = new Tensor(wrapStorage(dtypeOfArray(data), data), [...s], contiguousStrides(s), 0);
+  // The caller keeps the array: releasing this tensor must not hand it to later allocations through the pool.
+  const t = new Tensor(wrapStorage(dtypeOfArray(data), data, true), [...s], contiguousStrides(s), 0);
   if (opts.requiresGrad) t.requiresGrad_(true);
   return t;
 }

@@ -1,0 +1,15 @@
+import { describe, expect, it } from 'vitest';
+import { createRng, fromArray, randint, tidy, zeros } from '../../src/tensor/index.js';
+
+describe('fromArray memory belongs to the caller', () => {
+  it('released at the end of tidy, the wrapped array is not handed to later allocations', () => {
+    const ids = new Int32Array([1, 2, 3, 4, 5, 6, 7]);
+    tidy(() => void fromArray(ids, [7]).toFlat());
+    void randint(100, 200, [7], createRng(1, 'pool'));
+    expect(Array.from(ids)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    const xs = new Float32Array([1, 2, 3, 4, 5]);
+    fromArray(xs).dispose();
+    void zeros([5]);
+    expect(Array.from(xs)).toEqual([1, 2, 3, 4, 5]);
+  });
+});
