@@ -101,6 +101,17 @@ export function runBackward(root: Tensor, grad?: Tensor): void {
     throw new Error(`backward(): gradient ${grad.describe()} does not match ${root.describe()}`);
   }
 
+  if (root.node && !root.node.backward) {
+    throw new Error(`backward() through a graph that was already used (${root.node.name}); recompute the forward pass`);
+  }
+  if (!root.node) {
+    // A leaf: its gradient is the given one (PyTorch's leaf.backward()).
+    if (!root.grad) root.grad = h.zerosUnscoped(root);
+    h.accumulateInto(root.grad, grad);
+    if (!userGrad) grad.storage.release();
+    return;
+  }
+
   const order = topoOrder(root);
   const grads = new Map<Tensor, Tensor>();
   // How many gradient-map entries point at each storage; a storage with none left can be freed.
