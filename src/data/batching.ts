@@ -3,7 +3,7 @@
  * positions, and a seeded, resumable order. Unpacked examples are batched by `padBatch` / `ShuffledExamples`
  * in src/train/data.ts (with `keyPaddingMask: true` for an explicit [B, S] mask).
  */
-import { IGNORE_INDEX } from '../train/data.js';
+import { IGNORE_INDEX, keyPaddingMask } from '../train/data.js';
 import type { Batch, EvalData, Json, TrainData } from '../train/types.js';
 import { createRng } from '../tensor/rng.js';
 import { fromArray } from '../tensor/tensor.js';
@@ -19,7 +19,8 @@ export interface BlockBatchOptions {
 /**
  * One batch of packed blocks: inputIds/labels [B, T] right-padded (pads: padId, label -100), positionIds
  * restarting at 0 per document (pads: 0), and an additive [B, T, T] mask where position i keeps key j only when
- * j ≤ i and j is in i's document. A padding position keeps only itself, so no row of the softmax is empty.
+ * j ≤ i and j is in i's document. A padding position keeps only itself, so no row of the softmax is empty. When
+ * every block holds a single document the mask is the [B, T] key-padding mask instead (same result, T× smaller).
  */
 export function blockBatch(blocks: readonly PackedBlock[], opts: BlockBatchOptions): Batch {
   if (blocks.length === 0) throw new Error('blockBatch: no blocks');
@@ -31,12 +32,20 @@ export function blockBatch(blocks: readonly PackedBlock[], opts: BlockBatchOptio
   const ids = new Int32Array(B * T).fill(opts.padId);
   const labels = new Int32Array(B * T).fill(IGNORE_INDEX);
   const pos = new Int32Array(B * T);
-  const mask = new Float32Array(B * T * T).fill(-Infinity);
   blocks.forEach((blk, b) => {
-    const n = blk.inputIds.length;
     ids.set(blk.inputIds, b * T);
     labels.set(blk.labels, b * T);
     pos.set(blk.positionIds, b * T);
+  });
+  const batch = { inputIds: fromArray(ids, [B, T]), labels: fromArray(labels, [B, T]), positionIds: pos };
+  // Rows of one document each (a long corpus cut into pieces) need no document mask: causal attention plus a
+  // [B, T] key-padding mask is the same for every real token, at B·T floats instead of B·T·T.
+  if (blocks.every((blk) => blk.segments.length <= 1)) {
+    return { ...batch, attentionMask: keyPaddingMask(blocks.map((blk) => blk.inputIds.length), T) };
+  }
+  const mask = new Float32Array(B * T * T).fill(-Infinity);
+  blocks.forEach((blk, b) => {
+    const n = blk.inputIds.length;
     for (let i = 0; i < T; i++) {
       const row = (b * T + i) * T;
       // Positions restart at 0 per document, so a token's document begins positionIds[i] tokens before it.
@@ -44,12 +53,7 @@ export function blockBatch(blocks: readonly PackedBlock[], opts: BlockBatchOptio
       mask.fill(0, row + from, row + i + 1);
     }
   });
-  return {
-    inputIds: fromArray(ids, [B, T]),
-    labels: fromArray(labels, [B, T]),
-    positionIds: pos,
-    attentionMask: fromArray(mask, [B, T, T]),
-  };
+  return { ...batch, attentionMask: fromArray(mask, [B, T, T]) };
 }
 
 export interface PackedBlocksOptions extends BlockBatchOptions {

@@ -200,6 +200,10 @@ describe('blockBatch', () => {
     expect([0, 1, 2, 3, 4].map((i) => row(1, i))).toEqual(['1....', '11...', '111..', '1111.', '....1']); // the pad keeps only itself
     expect(() => blockBatch(blocks, { padId: PAD, padTo: 4 })).toThrow(/shorter than a block of 5/);
     expect(blockBatch(blocks, { padId: PAD, padTo: 8 }).inputIds.shape).toEqual([2, 8]);
+    // Blocks of one document each: a [B, T] key-padding mask does the same job.
+    const single = blockBatch([blocks[1]!, packDocuments([doc(2, 4)], { blockSize: 5 }).blocks[0]!], { padId: PAD });
+    expect(single.attentionMask!.shape).toEqual([2, 4]);
+    expect(Array.from(single.attentionMask!.data as Float32Array)).toEqual([0, 0, 0, 0, 0, 0, -Infinity, -Infinity]);
   });
 
   it('padBatch with keyPaddingMask gives a [B, S] mask; ShuffledExamples passes it on', () => {
@@ -317,6 +321,9 @@ describe('packed losses equal unpacked ones (GPT-2)', () => {
         alone += tidy(() => crossEntropy(model.forward(fromArray(inp, [1, n])), fromArray(lab, [1, n]), { reduction: 'sum' }).item());
       }
       expect(Math.abs(packed - alone) / (long.ids.length - 1)).toBeLessThan(1e-5);
+      // Alone in the batch its pieces are one document per row, batched with the [B, T] key-padding mask.
+      const piecesOnly = packedSegmentLosses(model, [long], 16).get(0)!;
+      expect(Math.abs(piecesOnly - alone) / (long.ids.length - 1)).toBeLessThan(1e-5);
     });
   });
 });
