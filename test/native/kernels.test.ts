@@ -1,6 +1,6 @@
 // Twin tests of every non-GEMM native kernel against the TS reference: odd sizes (1, 7, 33, 1000), transposed
 // and offset (non-contiguous) views, broadcasting, in-place use, under every ISA path the CPU supports.
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AttentionParams, AttnView, BinaryOp, StridedView, UnaryOp } from '../../src/tensor/backend.js';
 import { tsBackend as ts } from '../../src/tensor/ts_backend/index.js';
 import { PATHS, expectClose, native, randn, usePath } from './helpers.js';
@@ -344,6 +344,22 @@ describe.runIf(PATHS.length > 0).each(PATHS)('native kernels (%s)', (simd) => {
       expectClose(dk.data, dkR.data, 1e-3, 1e-5, `attention dk ${what}`);
       expectClose(dv.data, dvR.data, 1e-3, 1e-5, `attention dv ${what}`);
     }
+  });
+
+  it('keeps subnormals: loading and running the addon does not turn on flush-to-zero', () => {
+    usePath(simd, 2, 'subnormals');
+    const nb = native();
+    const x = new Float32Array(1000).fill(1e-40); // subnormal in f32
+    const out = new Float32Array(1000);
+    nb.affine([1000], { data: x, offset: 0, strides: [1] }, 1, 0, out, 0);
+    expect(out[999]).toBe(x[999]);
+    expect(out[999]).not.toBe(0);
+    const c = new Float32Array(4);
+    nb.gemm({ transA: false, transB: false, M: 2, N: 2, K: 1, alpha: 1, beta: 0, a: new Float32Array([1e-20, 1e-20]), aOff: 0, lda: 1, strideA: 0, b: new Float32Array([1e-20, 1e-20]), bOff: 0, ldb: 2, strideB: 0, c, cOff: 0, ldc: 2, strideC: 0, batch: 1 });
+    expect(c[0]).toBeGreaterThan(0); // 1e-40: subnormal product survives
+    // And JS doubles in this process still see subnormals.
+    const tiny = Number.MIN_VALUE;
+    expect((tiny * 3) / 3).toBe(tiny);
   });
 
   it('throws on out-of-range ids and too-small buffers instead of touching memory', () => {
