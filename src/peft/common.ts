@@ -151,7 +151,8 @@ export function findTargets(model: CausalLM, targets: string | string[], exclude
   const out: string[] = [];
   for (const [name, m] of model.namedModules()) {
     if (!name || !isLinearLike(m)) continue;
-    if (name.endsWith('.base_layer') || name.includes('.base_layer.')) continue;
+    // Never inside another wrapper: its base layer, a modules_to_save copy or the original it keeps.
+    if (/(^|\.)(base_layer|original_module|modules_to_save)(\.|$)/.test(name)) continue;
     const hit = targets === 'all-linear' ? true : matchesTarget(name, targets);
     if (!hit) continue;
     if (exclude && matchesTarget(name, exclude)) continue;

@@ -7,6 +7,7 @@ import type { CausalLM } from '../models/common.js';
 import { peftState } from './state.js';
 import { loraLayers, mergeLora, unloadLora, unmergeLora } from './lora/model.js';
 import { ia3Layers, mergeIa3, unloadIa3, unmergeIa3 } from './ia3/model.js';
+import { unloadModulesToSave } from './modules_to_save.js';
 
 export const MERGEABLE = ['lora', 'ia3'];
 
@@ -34,6 +35,8 @@ export function mergeAndUnload(model: CausalLM, names?: string[]): CausalLM {
   mergeAdapters(model, names);
   unloadLora(model);
   unloadIa3(model);
+  // modules_to_save: the merged model keeps the adapter's trained copies.
+  unloadModulesToSave(model);
   if (loraLayers(model).length || ia3Layers(model).length) throw new Error('mergeAndUnload: wrappers remain');
   return model;
 }

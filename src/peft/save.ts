@@ -24,6 +24,7 @@ import { promptConfigToJson, type PromptConfig } from './prompt/config.js';
 import { promptEncoders } from './prompt_hook.js';
 import { PrefixEncoder } from './prefix/layer.js';
 import { PromptEmbedding } from './prompt/layer.js';
+import { ModulesToSaveWrapper } from './modules_to_save.js';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
@@ -61,7 +62,7 @@ export function adapterStateDict(model: CausalLM, name = 'default', opts: { base
         const bias = c.bias ?? 'none';
         if (k.endsWith('.bias') && (bias === 'all' || (bias === 'lora_only' && wrapped.has(k.replace(/\.base_layer\.bias$/, ''))))) tensors.set(KEY_PREFIX + k, t);
       }
-      saveModulesToSave(model, c.modulesToSave, tensors);
+      saveModulesToSave(model, name, tensors);
       const fan = loraLayers(model).some(([, l]) => l.adapterNames().includes(name) && l.fanInFanOut);
       return { config: loraConfigToJson(c, fan), tensors };
     }
@@ -71,7 +72,7 @@ export function adapterStateDict(model: CausalLM, name = 'default', opts: { base
       for (const [k, t] of sd) {
         if (/\.ia3_l\./.test(k) && seg.test(k)) tensors.set(KEY_PREFIX + k.replace(seg, ''), t);
       }
-      saveModulesToSave(model, c.modulesToSave, tensors);
+      saveModulesToSave(model, name, tensors);
       const fan = ia3Layers(model).some(([, l]) => l.adapterNames().includes(name) && l.fanInFanOut);
       return { config: ia3ConfigToJson(c, fan), tensors };
     }
@@ -113,15 +114,19 @@ export function adapterStateDict(model: CausalLM, name = 'default', opts: { base
 }
 
 /**
- * modules_to_save: every parameter of each named module under the module's own path — also when the tensor is
- * shared (GPT-2's tied head is saved as `lm_head.weight`, as PEFT saves its trained copy).
+ * modules_to_save: the adapter's copy of each wrapped module under the module's own path, as PEFT saves it
+ * (`lm_head.modules_to_save.default.weight` → `base_model.model.lm_head.weight`).
  */
-function saveModulesToSave(model: CausalLM, names: string[] | null | undefined, into: Map<string, Tensor>): void {
-  for (const target of names ?? []) {
-    for (const [path, mod] of model.namedModules()) {
-      if (!(path === target || path.endsWith('.' + target))) continue;
-      for (const [k, p] of mod.ownParameters()) into.set(`${KEY_PREFIX}${path}.${k}`, p);
-      for (const [k, p] of mod.namedParameters(path)) into.set(KEY_PREFIX + k, p);
+function saveModulesToSave(model: CausalLM, name: string, into: Map<string, Tensor>): void {
+  for (const [path, m] of model.namedModules()) {
+    if (!(m instanceof ModulesToSaveWrapper)) continue;
+    const copy = m.modules_to_save.get(name);
+    if (!copy) continue;
+    const seen = new Set<Tensor>();
+    for (const [k, p] of copy.namedModules(path).flatMap(([mp, mod]) => mod.ownParameters().map(([pk, t]) => [`${mp}.${pk}`, t] as const))) {
+      if (seen.has(p)) continue;
+      seen.add(p);
+      into.set(KEY_PREFIX + k, p);
     }
   }
 }

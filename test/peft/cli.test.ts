@@ -10,6 +10,8 @@ import { loadModel } from '../../src/models/load.js';
 import { noGrad } from '../../src/tensor/index.js';
 import { applyMethod } from '../../src/peft/registry.js';
 import { planMethods } from '../../src/peft/plan.js';
+import { injectLora } from '../../src/peft/lora/model.js';
+import { saveAdapter } from '../../src/peft/save.js';
 import { FIXTURES } from '../helpers/paths.js';
 import { get, maxAbsDiff, readReference } from '../helpers/fixtures.js';
 import { runCli } from '../helpers/cli.js';
@@ -28,6 +30,23 @@ describe('fintune merge / methods', () => {
     expect(maxAbsDiff(w.toFlat() as Float32Array, get(ref, 'merged.transformer.h.1.attn.c_attn.weight').toFlat() as Float32Array)).toBeLessThan(1e-6);
     fs.rmSync(out, { recursive: true });
     expect((await runCli(['merge', '--model', 'a', '--adapter', 'b', '--out', 'c', '--dtype', 'f16'])).code).toBe(2);
+  });
+
+  it('merge keeps a modules_to_save copy of the tied GPT-2 head (written untied)', async () => {
+    const ids = get(readReference('gpt2-tiny'), 'input_ids');
+    const m = loadModel(path.join(FIXTURES, 'gpt2-tiny'));
+    injectLora(m, { r: 2, loraAlpha: 2, modulesToSave: ['lm_head'], initLoraWeights: false });
+    const w = m.lm_head.weight.data as Float32Array;
+    for (let i = 0; i < w.length; i += 5) w[i] = w[i]! - 0.02;
+    const want = noGrad(() => m.forward(ids)).toFlat() as Float32Array;
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'merge-mts-'));
+    saveAdapter(m, path.join(tmp, 'adapter'));
+    const r = await runCli(['merge', '--model', path.join(FIXTURES, 'gpt2-tiny'), '--adapter', path.join(tmp, 'adapter'), '--out', path.join(tmp, 'out')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(tmp, 'out', 'config.json'), 'utf8')).tie_word_embeddings).toBe(false);
+    const merged = loadModel(path.join(tmp, 'out'));
+    expect(maxAbsDiff(noGrad(() => merged.forward(ids)).toFlat() as Float32Array, want)).toBeLessThan(1e-5);
+    fs.rmSync(tmp, { recursive: true });
   });
 
   it.each(['gpt2-tiny', 'llama-tiny'])("methods' counts on %s equal what each method trains", (folder) => {

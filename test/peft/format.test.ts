@@ -139,12 +139,19 @@ describe('PEFT file format', () => {
     expect(maxAbsDiff(both, outs.a!)).toBeGreaterThan(0);
   });
 
-  it('modules_to_save: the (tied) GPT-2 head saved as lm_head.weight and loaded back', () => {
+  it('modules_to_save: a trained copy of the (tied) GPT-2 head, saved as lm_head.weight and loaded back', () => {
     const ids = get(readReference('gpt2-tiny'), 'input_ids');
     const m = loadModel(gpt2);
+    const baseOut = flat(noGrad(() => m.forward(ids)));
+    const wte = (m.stateDict().get('transformer.wte.weight')!.toFlat() as Float32Array).slice();
     injectLora(m, { r: 2, loraAlpha: 2, modulesToSave: ['lm_head'] });
-    const w = m.lm_head.weight.data as Float32Array;
+    expect(m.namedParameters().filter(([, p]) => p.requiresGrad).map(([k]) => k)).toContain('lm_head.modules_to_save.default.weight');
+    const w = m.lm_head.weight.data as Float32Array; // the active copy
     for (let i = 0; i < w.length; i += 7) w[i] = w[i]! + 0.01; // stands in for training
+    // PEFT's wrapper semantics: the original stays as it was and "base only" uses it.
+    expect(Buffer.from((m.stateDict().get('transformer.wte.weight')!.toFlat() as Float32Array).buffer).equals(Buffer.from(wte.buffer))).toBe(true);
+    expect(maxAbsDiff(flat(noGrad(() => withBaseOnly(m, () => m.forward(ids)))), baseOut)).toBe(0);
+    expect(maxAbsDiff(flat(noGrad(() => m.forward(ids))), baseOut)).toBeGreaterThan(0);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mts-'));
     saveAdapter(m, dir);
     const { tensors } = readSafetensors(path.join(dir, 'adapter_model.safetensors'));

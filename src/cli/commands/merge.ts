@@ -11,6 +11,7 @@ import { saveModel } from '../../models/save.js';
 import type { CausalLM } from '../../models/common.js';
 import { loadAdapter } from '../../peft/load.js';
 import { mergeAndUnload, MERGEABLE } from '../../peft/merge.js';
+import { wordEmbeddings } from '../../peft/common.js';
 import { dequantizeModel, loadQuantizedModel } from '../../peft/quant/index.js';
 import { printJson, UsageError } from '../util.js';
 
@@ -60,7 +61,9 @@ export function mergeFolder(modelDir: string, adapterDir: string, out: string, d
   if (!MERGEABLE.includes(method)) throw new Error(`${adapterDir}: a ${method} adapter cannot be merged (only LoRA, DoRA and IA3 fold into weights)`);
   const layers = model.namedModules().filter(([n]) => n.endsWith('.base_layer')).length;
   mergeAndUnload(model);
-  const files = saveModel(model, out, { dtype });
+  // A modules_to_save copy of a tied head is its own matrix now: the checkpoint must say the head is untied.
+  const untied = model.lm_head.weight !== wordEmbeddings(model).weight && cfgRaw.tie_word_embeddings !== false;
+  const files = saveModel(model, out, { dtype, ...(untied ? { extraConfig: { tie_word_embeddings: false } } : {}) });
   for (const f of SIDE_FILES) {
     const src = path.join(modelDir, f);
     if (fs.existsSync(src)) {

@@ -4,6 +4,7 @@ import { findTargets, freezeAll, getModule, isLinearLike, matchesTarget, replace
 import { peftState, registerAdapter, setAdapter, wrappers } from '../state.js';
 import { ia3Defaults, type IA3Config } from './config.js';
 import { IA3Layer } from './layer.js';
+import { addModulesToSave } from '../modules_to_save.js';
 
 export function injectIa3(model: CausalLM, partial: Partial<IA3Config>, name = 'default'): { name: string; config: IA3Config; layers: [string, IA3Layer][]; fanInFanOut: boolean } {
   const config = ia3Defaults(model, partial);
@@ -30,9 +31,7 @@ export function injectIa3(model: CausalLM, partial: Partial<IA3Config>, name = '
     fanInFanOut ||= layer.fanInFanOut;
     layers.push([path, layer]);
   }
-  for (const target of config.modulesToSave ?? []) {
-    for (const [n, m] of model.namedModules()) if (n === target || n.endsWith('.' + target)) m.requiresGrad_(true);
-  }
+  addModulesToSave(model, config.modulesToSave, name);
   setAdapter(model, name);
   return { name, config, layers, fanInFanOut };
 }

@@ -9,6 +9,7 @@ import { findTargets, freezeAll, getModule, isLinearLike, replaceModule, type Li
 import { peftState, registerAdapter, setAdapter, wrappers } from '../state.js';
 import { loraDefaults, type LoraConfig } from './config.js';
 import { LoraLayer } from './layer.js';
+import { addModulesToSave } from '../modules_to_save.js';
 
 /** Layer index of a module path ("transformer.h.3.attn.c_attn" → 3), or null outside the blocks. */
 export function layerIndex(name: string): number | null {
@@ -62,22 +63,18 @@ export function injectLora(model: CausalLM, partial: Partial<LoraConfig>, name =
     layers.push([path, layer]);
   }
   config.fanInFanOut = fanInFanOut;
-  applyBiasAndModulesToSave(model, config.bias ?? 'none', config.modulesToSave ?? null, layers.map(([, l]) => l));
+  applyBias(model, config.bias ?? 'none', layers.map(([, l]) => l));
+  addModulesToSave(model, config.modulesToSave, name);
   setAdapter(model, name);
   return { name, config, layers, fanInFanOut };
 }
 
 /** PEFT's bias option: "all" trains every bias of the model, "lora_only" those of the wrapped layers. */
-function applyBiasAndModulesToSave(model: CausalLM, bias: 'none' | 'all' | 'lora_only', modulesToSave: string[] | null, layers: LoraLayer[]): void {
+function applyBias(model: CausalLM, bias: 'none' | 'all' | 'lora_only', layers: LoraLayer[]): void {
   if (bias === 'all') for (const [k, p] of model.namedParameters()) if (k.endsWith('.bias')) p.requiresGrad = true;
   if (bias === 'lora_only') for (const l of layers) if (l.base_layer.bias) l.base_layer.bias.requiresGrad = true;
   if (bias !== 'none' && !model.namedParameters().some(([k]) => k.endsWith('.bias'))) {
     throw new Error(`LoRA: bias "${bias}" asked, but this model has no bias parameters`);
-  }
-  for (const target of modulesToSave ?? []) {
-    const hits = model.namedModules().filter(([n]) => n === target || n.endsWith('.' + target));
-    if (hits.length === 0) throw new Error(`modules_to_save: no module named "${target}"`);
-    for (const [, m] of hits) m.requiresGrad_(true);
   }
 }
 
