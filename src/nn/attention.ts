@@ -38,6 +38,9 @@ export class KVCache {
     if (k.shape[0] !== this.batch || k.shape[1] !== this.kvHeads || k.shape[3] !== this.headDim) {
       throw new Error(`KVCache: keys ${k.describe()} do not fit a cache of [${this.batch}, ${this.kvHeads}, ${this.maxLen}, ${this.headDim}]`);
     }
+    if (v.ndim !== 4 || v.shape.some((d, i) => d !== k.shape[i]) || k.dtype !== this.k.dtype || v.dtype !== this.k.dtype) {
+      throw new Error(`KVCache: keys ${k.describe()} and values ${v.describe()} must have one shape and the cache's dtype ${this.k.dtype}`);
+    }
     if (this.length + T > this.maxLen) {
       throw new Error(`KVCache: ${this.length} cached + ${T} new positions exceed the cache length ${this.maxLen}`);
     }
