@@ -12,7 +12,7 @@ import { applyBitFit } from './bitfit/model.js';
 import { injectBottleneck } from './bottleneck/model.js';
 import { applyFull } from './full/model.js';
 import { quantizeModel } from './quant/index.js';
-import { mergeAdapters, unmergeAdapters } from './merge.js';
+import { mergeAndUnload } from './merge.js';
 import { trainableParameters, type TrainableCount } from './common.js';
 
 type Opts = Record<string, unknown>;
@@ -34,9 +34,8 @@ export interface AppliedMethod {
   name: string;
   method: string;
   counts: TrainableCount;
-  /** Fold into the base weights (LoRA, DoRA, IA3 only). */
+  /** Fold into the base weights and put the plain layers back (LoRA, DoRA, IA3 only). */
   merge?: () => void;
-  unmerge?: () => void;
 }
 
 const num = (o: Opts, k: string, d: number): number => (o[k] === undefined ? d : Number(o[k]));
@@ -77,9 +76,8 @@ export function applyMethod(model: CausalLM, name: string, options: Opts = {}): 
   const an = typeof adapterName === 'string' ? adapterName : 'default';
   spec.apply(model, rest, an);
   const out: AppliedMethod = { name: an, method: name, counts: trainableParameters(model) };
-  if (spec.mergeable) {
-    out.merge = () => mergeAdapters(model, [an]);
-    out.unmerge = () => unmergeAdapters(model);
-  }
+  // Callers merge to get a servable plain model (then save it with saveModel), so merge also unloads the
+  // wrappers; to keep them (and unmerge later) call mergeAdapters / unmergeAdapters directly.
+  if (spec.mergeable) out.merge = () => void mergeAndUnload(model, [an]);
   return out;
 }
