@@ -10,6 +10,7 @@
 import { contiguousStrides, fmtShape, Tensor } from '../tensor/tensor.js';
 import { newStorageUnscoped } from '../tensor/storage.js';
 import type { DType } from '../tensor/dtype.js';
+import { f32ToBf16 } from '../tensor/half.js';
 
 const PARAMS = new WeakSet<Tensor>();
 
@@ -34,8 +35,15 @@ export function withMatrixDtype<T>(dtype: DType, fn: () => T): T {
 export function param(shape: readonly number[], opts: { dtype?: DType; requiresGrad?: boolean; init?: Float32Array } = {}): Tensor {
   const dtype = opts.dtype ?? (shape.length >= 2 || matrixDtype !== 'bf16' ? matrixDtype : 'f32');
   const n = shape.reduce((a, b) => a * b, 1);
+  if (opts.init && opts.init.length !== n) {
+    throw new Error(`param(${fmtShape(shape)}): ${opts.init.length} initial values for ${n} elements`);
+  }
   const t = new Tensor(newStorageUnscoped(dtype, n, opts.init === undefined), [...shape], contiguousStrides(shape), 0);
-  if (opts.init) (t.data as Float32Array | Float64Array).set(opts.init);
+  if (opts.init) {
+    // Float values into a bf16 parameter are rounded to bf16 (raw bf16 bits, a Uint16Array, are copied as is).
+    const init = dtype === 'bf16' && !(opts.init instanceof Uint16Array) ? f32ToBf16(Float32Array.from(opts.init)) : opts.init;
+    (t.data as Float32Array | Float64Array).set(init);
+  }
   t.storage.kept = true;
   if ((opts.requiresGrad ?? true) && (dtype === 'f32' || dtype === 'f64')) t.requiresGrad_(true);
   PARAMS.add(t);
