@@ -38,6 +38,12 @@ export interface DemoBudget {
   finetune: { steps: number; batchSize: number; trainWindows: number; valWindows: number };
   /** Non-overlapping test windows forecast by every method (spread evenly over the test part). */
   testWindows: number;
+  /**
+   * Forecasts sampled per window (temperature 1), scored by their element-wise median. Greedy decoding of a
+   * character-level model gives the most likely digit at each step, which collapses to the same small number
+   * ("-1 -1 -1 …") whatever the window; the median of a few samples follows the predictive distribution instead.
+   */
+  samples: number;
   fingpt: {
     tickers: string[];
     trainExamples: number;
@@ -84,6 +90,7 @@ export function demoBudget(size: DemoSize): DemoBudget {
         pretrain: { steps: 6, batchSize: 4, lr: 3e-3, maxWindows: 200, evalWindows: 8 },
         finetune: { steps: 3, batchSize: 4, trainWindows: 40, valWindows: 4 },
         testWindows: 4,
+        samples: 2,
         fingpt: {
           tickers: ['AAPL'],
           trainExamples: 6,
@@ -104,6 +111,7 @@ export function demoBudget(size: DemoSize): DemoBudget {
         pretrain: { steps: 600, batchSize: 16, lr: 3e-3, maxWindows: 20_000, evalWindows: 64 },
         finetune: { steps: 100, batchSize: 16, trainWindows: 4000, valWindows: 32 },
         testWindows: 100,
+        samples: 5,
         fingpt: {
           tickers: FINGPT_TICKERS.slice(0, 3),
           trainExamples: 96,
@@ -124,6 +132,7 @@ export function demoBudget(size: DemoSize): DemoBudget {
         pretrain: { steps: 1500, batchSize: 16, lr: 2e-3, maxWindows: 0, evalWindows: 128 },
         finetune: { steps: 250, batchSize: 16, trainWindows: 8000, valWindows: 64 },
         testWindows: 240,
+        samples: 8,
         fingpt: {
           tickers: FINGPT_TICKERS,
           trainExamples: 0,

@@ -48,6 +48,8 @@ export interface PriceData {
   context: number;
   /** Integer digits a forecast number may have: the most any fine-tuning answer had, plus one. */
   maxIntDigits: number;
+  /** Sampled forecasts per window (their median is scored). */
+  samples: number;
 }
 
 /** n items spread evenly over xs (all when n <= 0 or n >= length), order kept. */
@@ -99,7 +101,7 @@ export async function loadPriceData(dataDir: string, out: string, budget: DemoBu
   // capping the digits at one more than the training answers ever needed allows new extremes, not absurd ones.
   let digits = 1;
   for (const w of finetuneTrain) for (const x of w.targetText.split(cfg.layout.barSeparator)) digits = Math.max(digits, x.replace(/^-/, '').split('.')[0]!.length);
-  return { cfg, eurusd, split, trainCloses: Array.from(eurusd.close.subarray(tr.from, tr.to)), pretrain, finetuneTrain, finetuneVal, test, tokenizerDir, tok, context, maxIntDigits: digits + 1 };
+  return { cfg, eurusd, split, trainCloses: Array.from(eurusd.close.subarray(tr.from, tr.to)), pretrain, finetuneTrain, finetuneVal, test, tokenizerDir, tok, context, maxIntDigits: digits + 1, samples: budget.samples };
 }
 
 /** A window line as an example; 'answer' scores only the forecast part (the model is given the context). */
@@ -219,10 +221,9 @@ export interface MethodRun {
 }
 
 export function forecastTest(model: CausalLM, data: PriceData, run: string, method: string, seed: number): ForecastRecord[] {
-  // Greedy decoding does not use the seed; leaving it out of the records keeps the method names plain (the
-  // evaluation would otherwise call them "full@0"). The seed is in every run's config.json and in demo.json.
-  void seed;
-  return forecastWindows(model, data.tok, data.eurusd, data.test, data.cfg, { run, method, seed: null, instrument: HELD_OUT, maxIntDigits: data.maxIntDigits });
+  // With a seed the evaluation names this forecaster "method@seed" (src/eval/evaluate.ts); the seed is the
+  // sampling seed, recorded in every forecast.
+  return forecastWindows(model, data.tok, data.eurusd, data.test, data.cfg, { run, method, seed, instrument: HELD_OUT, samples: data.samples, temperature: 1, maxIntDigits: data.maxIntDigits });
 }
 
 /** The pre-trained model on the held-out instrument before any fine-tuning: what fine-tuning has to improve on. */

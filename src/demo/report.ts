@@ -14,7 +14,7 @@ import { renderReport } from '../study/report.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { BacktestResult } from './backtest.js';
 import type { DemoResult } from './run.js';
-import { fmtSec, shortReason } from './run.js';
+import { fmtSec, plainName, shortReason } from './run.js';
 import { studyResultsOf, type DemoForecasts } from './study_report.js';
 
 const num = (x: number | null | undefined, d = 3): string => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
@@ -26,8 +26,8 @@ function tables(r: DemoResult): Array<{ title: string; head: string[]; rows: str
     out.push({
       title: `Forecasts of ${ev.n_windows} non-overlapping ${r.data.heldOut} test windows (${ev.first_t0.slice(0, 10)} .. ${ev.last_t0.slice(0, 10)}), horizon ${ev.horizon}`,
       head: ['forecaster', 'kind', 'RMSE', 'MAE', 'skill vs persistence', 'direction acc.', 'DM p (Holm)', 'parse failures'],
-      rows: ev.methods.map((m) => [m.method, m.kind, m.metrics.rmse.toPrecision(4), m.metrics.mae.toPrecision(4), num(m.skill), num(m.metrics.direction.accuracy), m.dm ? num(m.dm.p_holm) : '–', String(m.parse_failures)]),
-      note: 'skill = 1 − MSE / MSE(persistence); positive is better than predicting no change. DM: Diebold–Mariano test against persistence (HLN-corrected, Holm-adjusted across forecasters).',
+      rows: ev.methods.map((m) => [plainName(m.method), m.kind, m.metrics.rmse.toPrecision(4), m.metrics.mae.toPrecision(4), num(m.skill), num(m.metrics.direction.accuracy), m.dm ? num(m.dm.p_holm) : '–', String(m.parse_failures)]),
+      note: `Each model forecast is the element-wise median of ${r.data.forecastSamples} constrained samples (temperature 1, seed ${r.seed}). skill = 1 − MSE / MSE(persistence); positive is better than predicting no change. DM: Diebold–Mariano test against persistence (HLN-corrected, Holm-adjusted across forecasters).`,
     });
   }
   const runs = [{ name: 'pretrain (from scratch)', ok: true, steps: r.pretrain.steps, valLoss: r.pretrain.valLoss, trainable: r.pretrain.params, total: r.pretrain.params, trainSeconds: undefined as number | undefined, error: undefined as string | undefined }, ...r.runs];

@@ -58,6 +58,8 @@ export interface DemoResult {
     pretrainCorpus: Array<{ instrument: string; first: string; last: string; windows: number }>;
     firstValidation: string;
     testWindows: number;
+    /** Forecasts sampled per test window (their median is scored). */
+    forecastSamples: number;
   };
   pretrain: Omit<PretrainResult, 'dir' | 'modelDir'> & { dir: string };
   runs: Array<Omit<MethodRun, 'records'>>;
@@ -95,6 +97,9 @@ export function fmtSec(s: number): string {
   return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
 }
 
+/** The evaluation names seeded forecasters "method@seed"; tables show the method (the seed is printed once). */
+export const plainName = (m: string): string => m.replace(/@\d+$/, '');
+
 /** A failure reason short enough for a summary line (the run folder's config.json keeps the whole message). */
 export function shortReason(e: string | undefined): string {
   const m = (e ?? 'unknown error').split('\n')[0]!;
@@ -115,9 +120,9 @@ export function verdictOf(ev: EvaluationResults | null, runs: Array<Pick<MethodR
     lines.push(`No method beats persistence (the last known close) on the ${ev.n_windows} test windows: every model's MSE is at least persistence's.`);
   } else {
     lines.push(
-      `${better.map((m) => `${m.method} (skill ${m.skill!.toFixed(3)})`).join(', ')} ${better.length === 1 ? 'has' : 'have'} lower MSE than persistence on ${ev.n_windows} test windows; ` +
+      `${better.map((m) => `${plainName(m.method)} (skill ${m.skill!.toFixed(3)})`).join(', ')} ${better.length === 1 ? 'has' : 'have'} lower MSE than persistence on ${ev.n_windows} test windows; ` +
         (significant.length
-          ? `the Diebold–Mariano test (Holm-adjusted) finds the difference significant for ${significant.map((m) => m.method).join(', ')}.`
+          ? `the Diebold–Mariano test (Holm-adjusted) finds the difference significant for ${significant.map((m) => plainName(m.method)).join(', ')}.`
           : 'no difference is significant under the Diebold–Mariano test with Holm adjustment, so this is indistinguishable from luck.'),
     );
   }
@@ -230,6 +235,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       pretrainCorpus: data.pretrain.map((p) => ({ instrument: p.instrument, first: p.first, last: p.last, windows: p.windows.length })),
       firstValidation: new Date(data.split.description.firstValTime).toISOString(),
       testWindows: data.test.length,
+      forecastSamples: data.samples,
     },
     pretrain: { dir: pre.dir, steps: pre.steps, finalLoss: pre.finalLoss, valLoss: pre.valLoss, trainWindows: pre.trainWindows, params: pre.params },
     runs: runs.map(({ records: _r, ...rest }) => rest),
@@ -253,7 +259,7 @@ function printTable(ev: EvaluationResults | null, log: Log): void {
   log(`  ${'forecaster'.padEnd(28)}${'RMSE'.padStart(10)}${'skill'.padStart(9)}${'dir.acc'.padStart(9)}${'parse fail'.padStart(12)}`);
   for (const m of ev.methods) {
     const dir = m.metrics.direction.accuracy;
-    log(`  ${m.method.padEnd(28)}${m.metrics.rmse.toPrecision(4).padStart(10)}${(m.skill === null ? '–' : m.skill.toFixed(3)).padStart(9)}${(dir === null || dir === undefined ? '–' : dir.toFixed(3)).padStart(9)}${String(m.parse_failures).padStart(12)}`);
+    log(`  ${plainName(m.method).padEnd(28)}${m.metrics.rmse.toPrecision(4).padStart(10)}${(m.skill === null ? '–' : m.skill.toFixed(3)).padStart(9)}${(dir === null || dir === undefined ? '–' : dir.toFixed(3)).padStart(9)}${String(m.parse_failures).padStart(12)}`);
   }
 }
 

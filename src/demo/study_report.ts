@@ -55,8 +55,9 @@ function dirBytes(dir: string): number {
 }
 
 /** The combined evaluation narrowed to one model and the baselines: what a study run's own evaluation holds. */
-function runEvaluation(ev: EvaluationResults, key: string): EvaluationResults {
-  return { ...ev, methods: ev.methods.filter((m) => m.method === key || m.kind === 'baseline') };
+function runEvaluation(ev: EvaluationResults, key: string, seed: number): EvaluationResults {
+  // Seeded forecasts are named "method@seed" by the evaluation.
+  return { ...ev, methods: ev.methods.filter((m) => m.method === key || m.method === `${key}@${seed}` || m.kind === 'baseline') };
 }
 
 export function studyResultsOf(r: DemoResult, forecasts: DemoForecasts[], closes: ArrayLike<number>): StudyResults {
@@ -101,7 +102,7 @@ export function studyResultsOf(r: DemoResult, forecasts: DemoForecasts[], closes
       valLoss: run?.valLoss ?? null,
       forgetting: null,
       env: { cpu: r.machine.cpu, backend: backend.name, simd: backend.simd, threads: backend.threads, node: r.machine.node, fintune: r.machine.fintune },
-      evaluation: ev ? runEvaluation(ev, f.key) : null,
+      evaluation: ev ? runEvaluation(ev, f.key, r.seed) : null,
       finishedAt: r.finishedAt || new Date().toISOString(),
     });
     if (run) {
@@ -156,7 +157,7 @@ export function studyResultsOf(r: DemoResult, forecasts: DemoForecasts[], closes
       `all runs share one process, so peak RSS is the demo's, not each method's.`,
     protocol: 'honest',
     createdAt: r.finishedAt || new Date().toISOString(),
-    settings: { seeds: [r.seed], budget: { size: r.size }, training: null, generation: { samples: 1, decoding: 'greedy, constrained numeric' }, models: ['demo-price-gpt'], methods: demoMethods() },
+    settings: { seeds: [r.seed], budget: { size: r.size }, training: null, generation: { samples: r.data.forecastSamples, temperature: 1, decoding: 'constrained numeric, element-wise median of the samples' }, models: ['demo-price-gpt'], methods: demoMethods() },
     environment: {
       cpu: r.machine.cpu,
       cores: r.machine.cpus,
