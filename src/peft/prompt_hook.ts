@@ -11,6 +11,8 @@ import type { Module } from '../nn/module.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 export interface PromptAdapter extends Module {
+  /** Positions this adapter puts in front of the tokens (and in a KV cache). */
+  readonly numVirtualTokens: number;
   /** Run the model's own hidden() with this adapter's virtual tokens / prefixes. */
   run(model: CausalLM, ids: Tensor | null, opts: ForwardOptions, base: (ids: Tensor | null, opts: ForwardOptions) => Tensor): Tensor;
 }
@@ -34,6 +36,18 @@ export function promptEncoders(model: CausalLM): AdapterDict<PromptAdapter> {
         return enc ? enc.run(model, ids, opts, call) : call(ids, opts);
       },
     });
+    // Caches made for generation need room for the virtual tokens as well.
+    const makeCaches = (Object.getPrototypeOf(model) as { makeCaches: CausalLM['makeCaches'] }).makeCaches;
+    Object.defineProperty(model, 'makeCaches', {
+      enumerable: false,
+      configurable: true,
+      writable: true,
+      value: (batch: number, maxLen: number) => {
+        const active = peftState(model).active;
+        const enc = active.length ? m.prompt_encoder!.get(active[0]!) : undefined;
+        return makeCaches.call(model, batch, maxLen + (enc ? enc.numVirtualTokens : 0));
+      },
+    });
   }
   return m.prompt_encoder;
 }
@@ -42,6 +56,7 @@ export function promptEncoders(model: CausalLM): AdapterDict<PromptAdapter> {
 export function removePromptEncoders(model: CausalLM): void {
   const m = model as Hooked;
   delete (m as { hidden?: unknown }).hidden;
+  delete (m as { makeCaches?: unknown }).makeCaches;
   delete m.prompt_encoder;
 }
 

@@ -15,6 +15,8 @@ import { injectPrompt } from '../../src/peft/prompt/model.js';
 import { saveAdapter } from '../../src/peft/save.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { dims } from '../../src/peft/common.js';
+import { applyMethod } from '../../src/peft/registry.js';
+import { generate } from '../../src/generate/generate.js';
 import { FIXTURES } from '../helpers/paths.js';
 import { get, maxAbsDiff, readReference } from '../helpers/fixtures.js';
 
@@ -103,5 +105,27 @@ describe.each(['gpt2-tiny', 'llama-tiny'])('prompt learning on %s', (folder) => 
     const cfg = JSON.parse(fs.readFileSync(path.join(out, 'adapter_config.json'), 'utf8'));
     expect(cfg).toMatchObject({ peft_type: 'PROMPT_TUNING', num_virtual_tokens: P, token_dim: dims(model).hidden, prompt_tuning_init: 'TEXT' });
     fs.rmSync(out, { recursive: true });
+  });
+});
+
+describe.each(['gpt2-tiny-trained', 'llama-tiny-trained'])('generation with prompt learning on %s', (folder) => {
+  it.each(['prefix', 'prompt'])('%s: cached greedy decoding (padded batch) equals recomputing without a cache', (method) => {
+    const model = loadModel(path.join(FIXTURES, folder));
+    applyMethod(model, method, { numVirtualTokens: 3, seed: 11 });
+    const ref = readReference(folder);
+    const prompt = get(ref, 'greedy.prompt').toArray() as number[][];
+    const prompts = [prompt[0]!, prompt[1]!.slice(2)]; // different lengths: left padding and a mask
+    const N = 6;
+    const got = generate(model, prompts, { maxNewTokens: N }).ids;
+    for (const [b, p] of prompts.entries()) {
+      const seq = [...p];
+      for (let s = 0; s < N; s++) {
+        const logits = noGrad(() => model.forward(fromArray(Int32Array.from(seq), [1, seq.length])));
+        const V = logits.shape[2]!;
+        const last = (logits.toFlat() as Float32Array).subarray((seq.length - 1) * V);
+        seq.push(last.indexOf(Math.max(...last)));
+      }
+      expect(got[b], `row ${b}`).toEqual(seq.slice(p.length));
+    }
   });
 });

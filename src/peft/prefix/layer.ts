@@ -83,7 +83,8 @@ export class PrefixEncoder extends Module implements PromptAdapter {
       }
       const total = caches[0]!.length + T;
       const m = mask && mask.shape[mask.ndim - 1] === total - P ? extendMask(mask, P, (s) => zeros(s, { dtype: mask.dtype as 'f32' }), cat) : mask;
-      const pos = opts.positionIds ?? defaultPositions(B, T, caches[0]!.length);
+      // Given positions count real tokens only (as the caller sees them); the prefix shifts them by P.
+      const pos = opts.positionIds ? Int32Array.from(opts.positionIds, (p) => p + P) : defaultPositions(B, T, caches[0]!.length);
       return base(ids, { ...opts, attentionMask: m, positionIds: pos });
     }
     // Real tokens sit after the virtual ones: positions P…P+T−1 (Hugging Face counts the past length), and

@@ -48,7 +48,8 @@ export class PromptEmbedding extends Module implements PromptAdapter {
       const mask = opts.attentionMask ?? null;
       const total = caches[0]!.length + T;
       const m = mask && mask.shape[mask.ndim - 1] === total - P ? extendMask(mask, P, (s) => zeros(s, { dtype: mask.dtype as 'f32' }), cat) : mask;
-      return base(null, { ...opts, inputsEmbeds: tok, attentionMask: m });
+      const pos = opts.positionIds ? Int32Array.from(opts.positionIds, (p) => p + P) : undefined;
+      return base(null, { ...opts, inputsEmbeds: tok, attentionMask: m, positionIds: pos });
     }
     const prompts = this.embedding.weight.unsqueeze(0).expand(B, P, -1);
     const x = cat([prompts, tok], 1);
