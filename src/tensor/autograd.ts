@@ -97,7 +97,7 @@ export function runBackward(root: Tensor, grad?: Tensor): void {
       throw new Error(`backward(): ${root.describe()} is not a scalar; pass the gradient of the output`);
     }
     grad = h.ones(root.shape, root);
-  } else if (grad.shape.length !== root.shape.length || grad.shape.some((d, i) => d !== root.shape[i])) {
+  } else if (grad.dtype !== root.dtype || grad.shape.length !== root.shape.length || grad.shape.some((d, i) => d !== root.shape[i])) {
     throw new Error(`backward(): gradient ${grad.describe()} does not match ${root.describe()}`);
   }
 
