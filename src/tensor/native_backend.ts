@@ -333,7 +333,8 @@ export function createNativeBackend(addon: NativeAddon): Backend {
     reduceSum(outer, axis, inner, x, xOff, out, outOff) {
       const n = outer * axis * inner;
       const m = outer * inner;
-      if (!f32(x, out) || (n > 0 && m > 0 && partialOverlap(x, xOff, xOff + n - 1, out, outOff, outOff + m - 1, false))) {
+      // An empty axis (n = 0, e.g. a bias gradient over 0 rows): the kernel reads x before zeroing, so it goes to ts.
+      if (!f32(x, out) || n === 0 || (m > 0 && partialOverlap(x, xOff, xOff + n - 1, out, outOff, outOff + m - 1, false))) {
         return ts.reduceSum(outer, axis, inner, x, xOff, out, outOff);
       }
       P[0] = outer; P[1] = axis; P[2] = inner; P[3] = xOff; P[4] = outOff;
