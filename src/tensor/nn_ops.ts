@@ -542,6 +542,9 @@ export function rope(x: Tensor, pos: Int32Array, cos: Tensor, sin: Tensor): Tens
   if (pos.length !== B * T && pos.length !== T) {
     throw new Error(`rope: ${pos.length} positions for B=${B}, T=${T} (need ${B * T} or ${T})`);
   }
+  if (cos.ndim !== 2 || cos.shape[1] !== D / 2 || sin.ndim !== 2 || sin.shape[0] !== cos.shape[0] || sin.shape[1] !== D / 2) {
+    throw new Error(`rope: cos ${cos.describe()} and sin ${sin.describe()} must both be [positions, ${D / 2}] (half the head dim of ${x.describe()})`);
+  }
   const P = cos.shape[0]!;
   const rowPos = new Int32Array(B * T * H);
   for (let b = 0; b < B; b++) {
