@@ -198,8 +198,3 @@ export function trainableParameters(model: Module): TrainableCount {
 export function printTrainableParameters(model: Module): void {
   process.stdout.write(trainableParameters(model).text + '\n');
 }
-
-/** A tensor's data as a fresh Float32Array/Float64Array in logical order. */
-export function flat(t: Tensor): Float32Array | Float64Array {
-  return t.toFlat() as Float32Array | Float64Array;
-}

@@ -8,7 +8,8 @@ import type { CausalLM, ForwardOptions } from '../models/common.js';
 import { AdapterDict } from './common.js';
 import { peftState } from './state.js';
 import type { Module } from '../nn/module.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { zeros, type Tensor } from '../tensor/tensor.js';
+import { cat } from '../tensor/nn_ops.js';
 
 export interface PromptAdapter extends Module {
   /** Positions this adapter puts in front of the tokens (and in a KV cache). */
@@ -60,10 +61,10 @@ export function removePromptEncoders(model: CausalLM): void {
   delete m.prompt_encoder;
 }
 
-/** Prepend `n` always-kept key columns (0 in an additive mask) to a user's mask. */
-export function extendMask(mask: Tensor | null | undefined, n: number, zeros: (shape: number[]) => Tensor, cat: (t: Tensor[], d: number) => Tensor): Tensor | null {
+/** Prepend `n` always-kept key columns (0 in an additive mask) to a caller's mask over the real keys. */
+export function extendMask(mask: Tensor | null | undefined, n: number): Tensor | null {
   if (!mask) return null;
   const shape = [...mask.shape];
   shape[shape.length - 1] = n;
-  return cat([zeros(shape), mask], mask.ndim - 1);
+  return cat([zeros(shape, { dtype: mask.dtype as 'f32' }), mask], mask.ndim - 1);
 }

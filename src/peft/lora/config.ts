@@ -1,7 +1,7 @@
 /**
  * LoRA's (and DoRA's, rsLoRA's) settings, named as PEFT's LoraConfig, and their adapter_config.json form.
  */
-import { dims, modelFamily } from '../common.js';
+import { modelFamily } from '../common.js';
 import type { CausalLM } from '../../models/common.js';
 
 export interface LoraConfig {
@@ -39,7 +39,6 @@ export const LORA_DEFAULT_TARGETS: Record<string, string[]> = {
 };
 
 export function loraDefaults(model: CausalLM, c: Partial<LoraConfig>): LoraConfig {
-  void dims;
   return {
     r: 8,
     loraAlpha: 8,

@@ -5,14 +5,13 @@
  */
 import { Module, withMatrixDtype } from '../../nn/module.js';
 import { Linear, Embedding } from '../../nn/layers.js';
-import { cat, linear } from '../../tensor/nn_ops.js';
+import { linear } from '../../tensor/nn_ops.js';
 import { createRng } from '../../tensor/rng.js';
 import { defaultPositions, type CausalLM, type ForwardOptions } from '../../models/common.js';
-import { zeros, type Tensor } from '../../tensor/tensor.js';
+import type { Tensor } from '../../tensor/tensor.js';
 import type { KVPrefix } from '../../nn/attention.js';
 import { noGrad } from '../../tensor/autograd.js';
-import type { PromptAdapter } from '../prompt_hook.js';
-import { extendMask } from '../prompt_hook.js';
+import { extendMask, type PromptAdapter } from '../prompt_hook.js';
 
 class Tanh extends Module {
   forward(x: Tensor): Tensor {
@@ -82,7 +81,7 @@ export class PrefixEncoder extends Module implements PromptAdapter {
         noGrad(() => caches.forEach((c, i) => c.append(prefixes[i]!.k.unsqueeze(0).expand(B, -1, -1, -1), prefixes[i]!.v.unsqueeze(0).expand(B, -1, -1, -1))));
       }
       const total = caches[0]!.length + T;
-      const m = mask && mask.shape[mask.ndim - 1] === total - P ? extendMask(mask, P, (s) => zeros(s, { dtype: mask.dtype as 'f32' }), cat) : mask;
+      const m = mask && mask.shape[mask.ndim - 1] === total - P ? extendMask(mask, P) : mask;
       // Given positions count real tokens only (as the caller sees them); the prefix shifts them by P.
       const pos = opts.positionIds ? Int32Array.from(opts.positionIds, (p) => p + P) : defaultPositions(B, T, caches[0]!.length);
       return base(ids, { ...opts, attentionMask: m, positionIds: pos });
@@ -91,7 +90,7 @@ export class PrefixEncoder extends Module implements PromptAdapter {
     // every query may attend to the whole prefix.
     const given = opts.positionIds ?? defaultPositions(B, T, 0);
     const pos = Int32Array.from(given, (p) => p + P);
-    const m = extendMask(mask, P, (s) => zeros(s, { dtype: mask?.dtype as 'f32' }), cat);
+    const m = extendMask(mask, P);
     return base(ids, { ...opts, prefixes, positionIds: pos, attentionMask: m });
   }
 }

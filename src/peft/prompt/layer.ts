@@ -8,7 +8,7 @@ import { Embedding } from '../../nn/layers.js';
 import { cat } from '../../tensor/nn_ops.js';
 import { createRng } from '../../tensor/rng.js';
 import { defaultPositions, type CausalLM, type ForwardOptions } from '../../models/common.js';
-import { zeros, type Tensor } from '../../tensor/tensor.js';
+import type { Tensor } from '../../tensor/tensor.js';
 import { wordEmbeddings } from '../common.js';
 import { extendMask, type PromptAdapter } from '../prompt_hook.js';
 
@@ -47,7 +47,7 @@ export class PromptEmbedding extends Module implements PromptAdapter {
       // Later generation steps: the virtual tokens are already in the cache.
       const mask = opts.attentionMask ?? null;
       const total = caches[0]!.length + T;
-      const m = mask && mask.shape[mask.ndim - 1] === total - P ? extendMask(mask, P, (s) => zeros(s, { dtype: mask.dtype as 'f32' }), cat) : mask;
+      const m = mask && mask.shape[mask.ndim - 1] === total - P ? extendMask(mask, P) : mask;
       const pos = opts.positionIds ? Int32Array.from(opts.positionIds, (p) => p + P) : undefined;
       return base(null, { ...opts, inputsEmbeds: tok, attentionMask: m, positionIds: pos });
     }
@@ -60,7 +60,7 @@ export class PromptEmbedding extends Module implements PromptAdapter {
       for (let t = 0; t < T; t++) pos[b * (P + T) + P + t] = given[b * T + t]! + P;
     }
     const mask = opts.attentionMask ?? null;
-    const m = extendMask(mask, P, (s) => zeros(s, { dtype: mask?.dtype as 'f32' }), cat);
+    const m = extendMask(mask, P);
     const h = base(null, { ...opts, inputsEmbeds: x, positionIds: pos, attentionMask: m });
     return h.slice(1, P, P + T);
   }
