@@ -85,6 +85,7 @@ export function adapterStateDict(model: CausalLM, name = 'default', opts: { base
       else throw new Error(`adapter "${name}": no prompt encoder`);
       tensors.set('prompt_embeddings', pe);
       const cfg = { ...(rec.config as PrefixConfig & PromptConfig) };
+      delete cfg.tokenize; // a function, not a setting
       if (base !== undefined) cfg.baseModelNameOrPath = base;
       return { config: rec.method === 'prefix' ? prefixConfigToJson(model, cfg) : promptConfigToJson(model, cfg), tensors };
     }

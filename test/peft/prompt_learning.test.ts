@@ -93,7 +93,8 @@ describe.each(['gpt2-tiny', 'llama-tiny'])('prompt learning on %s', (folder) => 
 
   it('prompt tuning initialized from tokens equals prepending them', () => {
     const model = loadModel(dir);
-    injectPrompt(model, { numVirtualTokens: P, promptTuningInit: 'TEXT', initTokenIds: pre });
+    // Init text through a tokenizer function (here a fake one returning the fixture's ids).
+    injectPrompt(model, { numVirtualTokens: P, promptTuningInit: 'TEXT', promptTuningInitText: 'four tokens', tokenize: () => pre });
     const got = flat(noGrad(() => model.forward(ids)));
     expect(got.length).toBe(T * expected.length / T);
     expect(maxAbsDiff(got, expected)).toBeLessThan(2e-5);
@@ -103,7 +104,8 @@ describe.each(['gpt2-tiny', 'llama-tiny'])('prompt learning on %s', (folder) => 
     expect([...tensors.keys()]).toEqual(['prompt_embeddings']);
     expect(tensors.get('prompt_embeddings')!.shape).toEqual([P, dims(model).hidden]);
     const cfg = JSON.parse(fs.readFileSync(path.join(out, 'adapter_config.json'), 'utf8'));
-    expect(cfg).toMatchObject({ peft_type: 'PROMPT_TUNING', num_virtual_tokens: P, token_dim: dims(model).hidden, prompt_tuning_init: 'TEXT' });
+    expect(cfg).toMatchObject({ peft_type: 'PROMPT_TUNING', num_virtual_tokens: P, token_dim: dims(model).hidden, prompt_tuning_init: 'TEXT', prompt_tuning_init_text: 'four tokens' });
+    expect(() => injectPrompt(loadModel(dir), { numVirtualTokens: P, promptTuningInit: 'TEXT' })).toThrow(/initTokenIds/);
     fs.rmSync(out, { recursive: true });
   });
 });

@@ -9,6 +9,8 @@ export interface PromptConfig {
   /** Token ids of the init text (tokenize `promptTuningInitText` with the model's tokenizer). */
   initTokenIds?: number[];
   promptTuningInitText?: string | null;
+  /** Turns `promptTuningInitText` into ids when `initTokenIds` is not given (the model's tokenizer). */
+  tokenize?: (text: string) => number[];
   tokenizerNameOrPath?: string | null;
   baseModelNameOrPath?: string | null;
   seed?: number;

@@ -13,7 +13,13 @@ function paramDtype(model: CausalLM): 'f32' | 'f64' {
 export function injectPrompt(model: CausalLM, c: PromptConfig, name = 'default'): PromptEmbedding {
   if (!(Number.isInteger(c.numVirtualTokens) && c.numVirtualTokens > 0)) throw new Error('prompt tuning: numVirtualTokens must be a positive integer');
   const d = dims(model);
-  const initFrom = c.promptTuningInit === 'TEXT' ? PromptEmbedding.initialRows(model, c.initTokenIds ?? [], c.numVirtualTokens) : undefined;
+  let initFrom: Float32Array | undefined;
+  if (c.promptTuningInit === 'TEXT') {
+    let ids = c.initTokenIds;
+    if (!ids && c.promptTuningInitText && c.tokenize) ids = c.tokenize(c.promptTuningInitText);
+    if (!ids?.length) throw new Error('prompt tuning: TEXT init needs initTokenIds, or promptTuningInitText with a tokenize function');
+    initFrom = PromptEmbedding.initialRows(model, ids, c.numVirtualTokens);
+  }
   const first = peftState(model).adapters.size === 0;
   registerAdapter(model, name, { method: 'prompt', config: c });
   if (first) freezeAll(model);
