@@ -493,6 +493,7 @@ export function arange(start: number, end?: number, step = 1, opts: CreateOption
   for (let i = 0; i < n; i++) {
     const v = start + i * step;
     if (dtype === 'i64') (t.data as BigInt64Array)[i] = BigInt(v);
+    else if (dtype === 'bf16') (t.data as Uint16Array)[i] = f32ToBf16(Float32Array.of(v))[0]!;
     else (t.data as Float32Array)[i] = v;
   }
   return t;
