@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadGPT2 } from '../../src/models/load.js';
+import { loadGPT2, loadModel } from '../../src/models/load.js';
 import { crossEntropy, noGrad } from '../../src/tensor/index.js';
 import { loadAdapter } from '../../src/peft/load.js';
 import { saveAdapter } from '../../src/peft/save.js';
@@ -45,6 +45,18 @@ describe('gpt2-tiny-lora fixture (Hugging Face PEFT adapter)', () => {
     // Only the adapter trains: 2 layers × (4·64 + 192·4).
     expect(trainableParameters(model).trainable).toBe(2 * (4 * 64 + 192 * 4));
     for (const [k, p] of params) if (!k.includes('lora_')) expect(p.grad, k).toBeNull();
+  });
+
+  it('loads onto a bf16 inference base (adapter kept in float32)', () => {
+    const ids = get(baseRef, 'input_ids');
+    const bf = loadModel(base, { dtype: 'bf16' });
+    const plain = noGrad(() => bf.forward(ids)).toFlat() as Float32Array;
+    loadAdapter(bf, adapter);
+    expect(bf.namedParameters().filter(([k]) => k.includes('lora_')).every(([, p]) => p.dtype === 'f32')).toBe(true);
+    const a = noGrad(() => bf.forward(ids)).toFlat() as Float32Array;
+    expect(maxAbsDiff(a, plain)).toBeGreaterThan(1e-3);
+    // bf16 weights: within bf16 rounding of PyTorch's float32 adapter logits.
+    expect(maxAbsDiff(a, get(ref, 'logits').toFlat() as Float32Array)).toBeLessThan(0.05);
   });
 
   it('merges into the reference weights, and unmerging restores the adapter model', () => {
