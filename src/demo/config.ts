@@ -54,7 +54,10 @@ export interface DemoBudget {
     batchSize: number;
     maxNewTokens: number;
   };
-  /** Planned seconds per stage on an otherwise idle 2-core machine (printed beside the measured time). */
+  /**
+   * Planned seconds per stage: each stage's share of the size's target (about 15 minutes by default, 3 with
+   * --quick), printed beside the measured time so a slower or busier machine shows where the time went.
+   */
   planned: Record<StageName, number>;
 }
 
@@ -143,7 +146,7 @@ export function demoBudget(size: DemoSize): DemoBudget {
           batchSize: 4,
           maxNewTokens: 320,
         },
-        planned: { data: 4, pretrain: 360, finetune: 300, evaluate: 15, backtest: 1, fingpt: 200, report: 5 },
+        planned: { data: 5, pretrain: 420, finetune: 270, evaluate: 30, backtest: 10, fingpt: 180, report: 5 },
       };
   }
 }

@@ -265,7 +265,7 @@ function printTable(ev: EvaluationResults | null, log: Log): void {
 
 /** The closing summary: stage budget, verdict, where things are. */
 export function summaryLines(r: DemoResult, runsArg: string): string[] {
-  const lines = ['', 'Time per stage (planned for an idle 2-core machine vs spent here):'];
+  const lines = ['', 'Time per stage (planned budget vs spent on this machine):'];
   let planned = 0;
   let spent = 0;
   for (const s of r.stages) {
