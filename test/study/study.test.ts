@@ -229,3 +229,29 @@ describe('fintune report edge cases', () => {
     expect(() => readBacktest(bt)).toThrow(/methods/);
   });
 });
+
+describe('the leak paragraph', () => {
+  it('is written from the twin numbers: NRMSE change split into forecast error and normaliser', async () => {
+    const { twinParagraph } = await import('../../src/study/report.js');
+    const { aggregate } = await import('../../src/study/runner.js');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fintune-twin-'));
+    cleanup.push(dir);
+    const base = await aggregate(tinyConfig(), dir, [], [], []);
+    const rows = (nr: [number, number], rmse: [number, number], skill: [number, number]) => [
+      { key: 'full', metric: 'nrmse_mql5', leaky: nr[0], honest: nr[1] },
+      { key: 'full', metric: 'rmse', leaky: rmse[0], honest: rmse[1] },
+      { key: 'full', metric: 'skill', leaky: skill[0], honest: skill[1] },
+    ];
+    // Normaliser-driven: NRMSE 0.1 → 0.3 while RMSE barely moves.
+    const a = twinParagraph({ ...base, twin: { name: 'x-twin', protocol: 'honest', rows: rows([0.1, 0.3], [0.01, 0.011], [-2, -1]) } })!;
+    expect(a).toContain('3× worse without the leak');
+    expect(a).toContain('most of the difference comes from the metric');
+    expect(a).toContain('no skill for the leak to inflate');
+    // Forecast-driven and positive skill under the leak: no such sentences.
+    const b = twinParagraph({ ...base, twin: { name: 'x-twin', protocol: 'honest', rows: rows([0.1, 0.4], [0.01, 0.04], [0.5, -0.2]) } })!;
+    expect(b).toContain('4× worse without the leak');
+    expect(b).toContain('most of the difference is in the forecasts themselves');
+    expect(b).not.toContain('no skill for the leak to inflate');
+    expect(twinParagraph(base)).toBeNull();
+  });
+});
