@@ -3,7 +3,7 @@
  * fine-tuning run per method on the held-out instrument, and constrained forecasts of the same test windows.
  *
  * Everything goes through the project's own pieces (src/data splits and windows, the numeric tokenizer, the
- * Trainer, the PEFT methods through the study's registry bridge, src/eval's forecaster) so the demo shows the
+ * Trainer, the PEFT registry (src/peft/registry.ts), src/eval's forecaster) so the demo shows the
  * toolkit as a user would drive it, and a bug anywhere in that path shows up here too.
  */
 import fs from 'node:fs';
