@@ -412,7 +412,8 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
         scale.buf[i] = reduction === 'none' ? gb[i]! : reduction === 'mean' ? gb[0]! / count : gb[0]!;
       }
       const st = lc.storage;
-      const inPlace = st.savedRefs === 1 && st.scope !== null && !st.kept && lc.offset === 0 && st.length === lc.size;
+      // Only an intermediate's buffer (never a leaf's, whose values the user owns) may be overwritten.
+      const inPlace = !lc.isLeaf && st.savedRefs === 1 && st.scope !== null && !st.kept && lc.offset === 0 && st.length === lc.size;
       let dl: Tensor;
       if (inPlace) {
         // Overwrite the logits with their gradient: no second logits-sized buffer.

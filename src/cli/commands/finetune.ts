@@ -13,6 +13,7 @@ import { GPT2 } from '../../models/gpt2.js';
 import { loadModel } from '../../models/load.js';
 import { presetNames, presetOptions } from '../../models/presets.js';
 import { saveModel } from '../../models/save.js';
+import { saveAdapter } from '../../peft/save.js';
 import type { CausalLM } from '../../models/common.js';
 import { exampleBatches, IGNORE_INDEX, RandomWindows, sequentialWindows, ShuffledExamples, type Example } from '../../train/data.js';
 import { Trainer } from '../../train/trainer.js';
@@ -65,6 +66,9 @@ export function parseMethodOptions(list: readonly string[]): Record<string, unkn
   }
   return out;
 }
+
+/** Methods that leave the model's structure as it was (their result is an ordinary checkpoint). */
+const STRUCTURE_UNCHANGED = new Set(['full', 'bitfit', 'layernorm']);
 
 export async function runFinetune(o: FinetuneOptions): Promise<void> {
   const methodParams = parseMethodOptions(o.methodOption ?? []);
@@ -136,9 +140,17 @@ export async function runFinetune(o: FinetuneOptions): Promise<void> {
     },
   });
   await finishRun(trainer, o.out, o.export, (m, dir) => {
-    // An adapter is folded into the base so final/ is an ordinary model folder.
-    applied.merge?.();
-    saveModel(m as CausalLM, dir, { extraConfig: { fintune_tokenizer: codec.name } });
+    if (applied.merge || STRUCTURE_UNCHANGED.has(o.method)) {
+      // LoRA, DoRA and IA3 fold into the base; full / BitFit / LayerNorm tuning change weights only: final/ is an
+      // ordinary model folder either way.
+      applied.merge?.();
+      saveModel(m as CausalLM, dir, { extraConfig: { fintune_tokenizer: codec.name } });
+    } else {
+      // Prefix/prompt tuning, bottleneck adapters and QLoRA add computation no weight can absorb: final/ is the
+      // adapter (PEFT's format where PEFT has the method), to load on top of the base model it names.
+      saveAdapter(m as CausalLM, dir, { baseModelNameOrPath: o.model ? path.resolve(o.model) : null });
+      if (!o.quiet) process.stderr.write(`${o.method}: saved as an adapter in ${dir}; load it with --model ${o.model ?? '<base>'} --adapter ${dir}\n`);
+    }
     copyTokenizerFiles(codec, dir);
   });
 }

@@ -1,0 +1,35 @@
+/** finetune's final/: an ordinary checkpoint for mergeable or structure-preserving methods, else the adapter. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { GPT2 } from '../../src/models/gpt2.js';
+import { saveModel } from '../../src/models/save.js';
+import { saveNumericTokenizer } from '../../src/io/tokenizers/numeric.js';
+import { runCli } from '../helpers/cli.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fintune-ftm-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+describe('fintune finetune: what final/ holds per method', () => {
+  const base = path.join(tmp, 'base');
+  saveNumericTokenizer(base);
+  const m = new GPT2({ vocabSize: 40, nPositions: 64, nEmbd: 16, nLayer: 1, nHead: 2 });
+  m.initWeights(1);
+  saveModel(m, base);
+  const data = path.join(tmp, 'd.jsonl');
+  fs.writeFileSync(data, Array.from({ length: 12 }, (_, i) => JSON.stringify({ prompt: `1.1${i} 1.2${i} `, answer: `1.3${i}` })).join('\n') + '\n');
+  for (const [method, kind] of [['lora', 'model'], ['prefix', 'adapter'], ['houlsby', 'adapter'], ['bitfit', 'model']] as const) {
+    it(`${method} → ${kind}`, async () => {
+      const out = path.join(tmp, method);
+      const r = await runCli(['finetune', '--model', base, '--tokenizer', base, '--data', data, '--method', method, '--steps', '2', '--batch-size', '2', '--eval-every', '0', '--out', out, '--quiet']);
+      expect(r.code, r.stderr).toBe(0);
+      const final = path.join(out, 'final');
+      expect(fs.existsSync(path.join(final, kind === 'model' ? 'config.json' : 'adapter_config.json'))).toBe(true);
+      const args = kind === 'model' ? ['--model', final] : ['--model', base, '--adapter', final];
+      const g = await runCli(['generate', ...args, '--prompt', '1.11 1.21 ', '--max-new-tokens', '3', '--json']);
+      expect(g.code, g.stderr).toBe(0);
+      expect(JSON.parse(g.stdout).ids).toHaveLength(3);
+    });
+  }
+});
