@@ -44,7 +44,7 @@ function writeAll(fd: number, bytes: Uint8Array): void {
 }
 
 /** Flushes the folder entry so the rename itself survives a power loss. Not supported everywhere (Windows). */
-function fsyncDir(dir: string): void {
+export function fsyncDir(dir: string): void {
   let fd: number | undefined;
   try {
     fd = fs.openSync(dir, 'r');

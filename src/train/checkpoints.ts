@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { writeFileAtomic } from '../io/atomic.js';
+import { fsyncDir, writeFileAtomic } from '../io/atomic.js';
 import { readSafetensors, writeSafetensors, toFloat32, type SafetensorsTensorSource } from '../io/safetensors.js';
 import type { OptimizerState } from '../nn/optim.js';
 import { fromArray, type Tensor } from '../tensor/tensor.js';
@@ -196,14 +196,3 @@ export class CheckpointStore {
   }
 }
 
-function fsyncDir(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(dir, 'r');
-    fs.fsyncSync(fd);
-  } catch {
-    // Best effort: not every platform allows fsync on a folder.
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
-}

@@ -2,10 +2,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { GPT2 } from '../../src/models/gpt2.js';
-import { saveModel } from '../../src/models/save.js';
-import { saveNumericTokenizer } from '../../src/io/tokenizers/numeric.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTinyNumericModel } from '../helpers/runs.js';
 import { runCli } from '../helpers/cli.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fintune-ftm-'));
@@ -13,10 +11,7 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe('fintune finetune: what final/ holds per method', () => {
   const base = path.join(tmp, 'base');
-  saveNumericTokenizer(base);
-  const m = new GPT2({ vocabSize: 40, nPositions: 64, nEmbd: 16, nLayer: 1, nHead: 2 });
-  m.initWeights(1);
-  saveModel(m, base);
+  beforeAll(() => makeTinyNumericModel(base));
   const data = path.join(tmp, 'd.jsonl');
   fs.writeFileSync(data, Array.from({ length: 12 }, (_, i) => JSON.stringify({ prompt: `1.1${i} 1.2${i} `, answer: `1.3${i}` })).join('\n') + '\n');
   for (const [method, kind] of [['lora', 'model'], ['prefix', 'adapter'], ['houlsby', 'adapter'], ['bitfit', 'model']] as const) {

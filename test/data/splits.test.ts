@@ -4,6 +4,7 @@ import { DATA } from '../helpers/paths.js';
 import { loadOhlcv, type OhlcvSeries } from '../../src/data/loaders/ohlcv.js';
 import { assertPretrainBeforeValidation, cutPretrainWindows, splitSeries, type SplitConfig } from '../../src/data/splits.js';
 import { formatTime } from '../../src/data/time.js';
+import { mulberry32 as prng } from '../helpers/prng.js';
 
 /** A synthetic daily series of n bars from 2020-01-01. */
 function series(n: number): OhlcvSeries {
@@ -13,17 +14,6 @@ function series(n: number): OhlcvSeries {
   return { file: 'synthetic.csv', time, close, lines: Int32Array.from({ length: n }, (_, i) => i + 2), columns: ['Date', 'Close'], delimiter: ',', header: true, timeFormat: 'iso', badRows: [], skipped: 0 };
 }
 
-/** Small deterministic PRNG for the property test (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('no leakage between parts (property-style over random configs)', () => {
   test('every train window ends before every val window starts, val before test; test windows never overlap', () => {

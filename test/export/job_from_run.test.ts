@@ -4,9 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { GPT2 } from '../../src/models/gpt2.js';
-import { saveModel } from '../../src/models/save.js';
-import { saveNumericTokenizer } from '../../src/io/tokenizers/numeric.js';
+import { makeTinyNumericModel } from '../helpers/runs.js';
 import { readExamples } from '../../src/cli/commands/finetune.js';
 import { loadCodec } from '../../src/train/cli_support.js';
 import { runCli } from '../helpers/cli.js';
@@ -16,11 +14,7 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe('export job from a run', () => {
   it('writes exactly the examples fintune trained and held out, and a compiling project', async () => {
-    const modelDir = path.join(tmp, 'base');
-    saveNumericTokenizer(modelDir);
-    const m = new GPT2({ vocabSize: 40, nPositions: 64, nEmbd: 16, nLayer: 1, nHead: 2 });
-    m.initWeights(3);
-    saveModel(m, modelDir);
+    const modelDir = await makeTinyNumericModel(path.join(tmp, 'base'), { seed: 3 });
     const data = path.join(tmp, 'train.jsonl');
     const lines = Array.from({ length: 10 }, (_, i) => JSON.stringify({ prompt: `1.${1000 + i} 1.${1010 + i} `, answer: `1.${1020 + i}` }));
     fs.writeFileSync(data, lines.join('\n') + '\n');

@@ -21,3 +21,15 @@ export function makeRun(root: string, id: string, steps: number, opts: { generat
   }
   return dir;
 }
+
+/** A tiny GPT-2 checkpoint with the numeric price tokenizer, saved as a Hugging Face folder. */
+export async function makeTinyNumericModel(dir: string, opts: { vocabSize?: number; nPositions?: number; seed?: number } = {}): Promise<string> {
+  const { GPT2 } = await import('../../src/models/gpt2.js');
+  const { saveModel } = await import('../../src/models/save.js');
+  const { saveNumericTokenizer } = await import('../../src/io/tokenizers/numeric.js');
+  saveNumericTokenizer(dir);
+  const m = new GPT2({ vocabSize: opts.vocabSize ?? 40, nPositions: opts.nPositions ?? 64, nEmbd: 16, nLayer: 1, nHead: 2 });
+  m.initWeights(opts.seed ?? 1);
+  saveModel(m, dir);
+  return dir;
+}

@@ -15,21 +15,11 @@ import {
   type SafetensorsTensor,
 } from '../../src/io/safetensors.js';
 import { FIXTURES } from '../helpers/paths.js';
+import { mulberry32 } from '../helpers/prng.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fintune-st-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-/** A tiny deterministic PRNG for the tests themselves (independent of src/tensor/rng.ts). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function headerJson(file: string): Record<string, any> {
   const buf = fs.readFileSync(file);

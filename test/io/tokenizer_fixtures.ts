@@ -5,6 +5,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { mulberry32 as rng } from '../helpers/prng.js';
+export { mulberry32 as rng } from '../helpers/prng.js';
 
 /** A fresh temporary folder holding the given files (objects are written as JSON). */
 export function writeTokenizerDir(files: Record<string, unknown>): string {
@@ -199,17 +201,6 @@ export function metaspaceTokenizerJson(split: boolean): Record<string, unknown> 
 
 // ---- Fuzz helpers (shared by the fuzz test and the Python agreement test) ----
 
-/** mulberry32: a tiny seeded generator, so every run sees the same cases. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
