@@ -135,7 +135,7 @@ export function verdict(r: StudyResults): string[] {
   if (btModels.length) {
     const top = btModels.reduce((a, b) => (b.sharpe! > a.sharpe! ? b : a));
     out.push(
-      `In the back-test after costs (first seed) the best method by Sharpe ratio was ${top.key} (${fmt(top.sharpe)} over ${top.trades ?? '?'} trades, total return ${fmt(top.totalReturn)})` +
+      `In the back-test after costs (first seed) the best method by Sharpe ratio was ${top.key} (${fmt(top.sharpe)} over ${top.trades ?? '?'} trade${top.trades === 1 ? '' : 's'}, total return ${fmt(top.totalReturn)})` +
         (bh && bh.sharpe !== null ? `; buy-and-hold had ${fmt(bh.sharpe)} on the same span.` : '.'),
     );
   }

@@ -399,7 +399,8 @@ async function backtestMethods(config: StudyConfig, out: string, main: RunResult
   const series = await loadPrices(config.data.file, { instrument: config.data.instrument });
   const entries: NonNullable<StudyResults['backtest']>['methods'] = [];
   const notes: string[] = [];
-  let benchmarked = false;
+  // Benchmarks (from the first back-test; every method trades the same span) go after the methods.
+  let benchmarks: typeof entries = [];
   for (const m of methods) {
     const run = main.find((r) => r.model === m.model && r.method === m.method && r.seed === m.seeds[0]);
     const file = run ? path.join(runDirOf(out, run.id), 'forecasts.jsonl') : null;
@@ -413,13 +414,11 @@ async function backtestMethods(config: StudyConfig, out: string, main: RunResult
         randomDraws: 0,
       });
       entries.push(reportEntry(m.key, r.model.metrics, r.time, r.model.sim.equity));
-      if (!benchmarked) {
-        benchmarked = true;
-        for (const b of [r.buyAndHold, r.momentum]) entries.push(reportEntry(b.name, b.metrics, r.time, b.sim.equity));
-      }
+      if (!benchmarks.length) benchmarks = [r.buyAndHold, r.momentum].map((b) => reportEntry(b.name, b.metrics, r.time, b.sim.equity));
     } catch (err) {
       notes.push(`${m.key}: ${(err as Error).message}`);
     }
   }
+  entries.push(...benchmarks);
   return entries.length || notes.length ? { methods: entries, notes } : null;
 }
