@@ -119,6 +119,7 @@ describe('demo pieces', () => {
     predicted: parsed ? [closes[bar]! * (1 + dir * 0.001), closes[bar]! * (1 + dir * 0.002)] : [],
     true: [closes[bar + 1]!, closes[bar + 2]!],
     parse_ok: parsed,
+    latency_ms: 0,
   });
 
   it('back-test: forecasts go through the engine, long gains on a rising series, failed parses stay flat', () => {
