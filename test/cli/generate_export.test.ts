@@ -57,3 +57,26 @@ describe('fintune CLI basics', () => {
     }
   });
 });
+
+describe('--options FILE', () => {
+  it('takes a command\'s options from JSON or YAML; flags on the command line win', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fintune-opts-'));
+    try {
+      const m = path.join(FIXTURES, 'gpt2-tiny-trained');
+      const yaml = path.join(dir, 'gen.yaml');
+      fs.writeFileSync(yaml, `model: ${m}\npromptIds: [5, 9, 12, 3, 7, 1, 2, 8]\nmax-new-tokens: 4\njson: true\n`);
+      const fromFile = await runCli(['generate', '--options', yaml]);
+      expect(fromFile.code).toBe(0);
+      const flags = await runCli(['generate', '--model', m, '--prompt-ids', '5,9,12,3,7,1,2,8', '--max-new-tokens', '4', '--json']);
+      expect(JSON.parse(fromFile.stdout)).toEqual(JSON.parse(flags.stdout));
+      const override = await runCli(['generate', '--options', yaml, '--max-new-tokens', '2']);
+      expect(JSON.parse(override.stdout).ids).toHaveLength(2);
+      fs.writeFileSync(path.join(dir, 'bad.json'), '[1, 2]');
+      const bad = await runCli(['generate', '--options', path.join(dir, 'bad.json')]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/expected an object/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
