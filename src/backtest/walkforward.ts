@@ -26,11 +26,17 @@ export interface WalkBlock {
   testEnd: number;
 }
 
+export type WalkCandidate = Partial<SignalRule> & { predictions?: readonly Prediction[]; label?: string };
+
 export interface WalkForwardConfig {
   /** Rule the candidates are applied on top of. */
   base: SignalRule;
-  /** Parameter sets to choose among; the first wins ties, so list the most conservative first. */
-  candidates: Partial<SignalRule>[];
+  /**
+   * Parameter sets to choose among; the first wins ties, so list the most conservative first. A candidate may
+   * bring its own predictions (e.g. a baseline with a different lookback), used instead of the shared ones —
+   * that is how a baseline's own parameters are re-tuned per block like the signal rule's.
+   */
+  candidates: WalkCandidate[];
   trainBars: number;
   testBars: number;
   objective?: Objective;
@@ -47,7 +53,8 @@ export interface WalkForwardConfig {
 }
 
 export interface BlockReport extends WalkBlock {
-  chosen: Partial<SignalRule>;
+  /** The chosen candidate's rule parameters (and label), without any predictions it carried. */
+  chosen: Partial<SignalRule> & { label?: string };
   /** The objective of the chosen parameters on the training window (null: undefined there, e.g. no trades). */
   trainObjective: number | null;
   /** Return of the stitched run over the block's bars. */
@@ -77,6 +84,11 @@ export function objectiveValue(m: ReturnMetrics, o: Objective): number | null {
     case 'calmar':
       return m.calmar;
   }
+}
+
+function ruleOf(base: SignalRule, c: WalkCandidate): SignalRule {
+  const { predictions: _p, label: _l, ...params } = c;
+  return { ...base, ...params };
 }
 
 export async function walkForward(series: PriceSeries, predictions: readonly Prediction[], cfg: WalkForwardConfig): Promise<WalkForwardResult> {
@@ -115,11 +127,11 @@ export async function walkForward(series: PriceSeries, predictions: readonly Pre
     }
     // Tune on the window alone.
     const window = sliceSeries(series, block.trainStart, block.trainEnd);
-    const inWindow = preds.filter((p) => p.bar >= block.trainStart && p.bar < block.trainEnd);
     let best = 0;
     let bestValue: number | null = null;
     cfg.candidates.forEach((c, k) => {
-      const rule = { ...cfg.base, ...c };
+      const inWindow = (c.predictions ?? preds).filter((p) => p.bar >= block.trainStart && p.bar < block.trainEnd);
+      const rule = ruleOf(cfg.base, c);
       const sig = makeSignals(series, inWindow, rule, ann.used).map((x) => ({ ...x, bar: x.bar - block.trainStart }));
       const sim = simulate(window, decidedPositions(window.time.length, sig, rule.horizon), {
         costs: cfg.costs,
@@ -132,9 +144,10 @@ export async function walkForward(series: PriceSeries, predictions: readonly Pre
         bestValue = v;
       }
     });
-    const chosen = cfg.candidates[best]!;
-    const rule = { ...cfg.base, ...chosen };
-    const inBlock = preds.filter((p) => p.bar >= block.testStart && p.bar < block.testEnd);
+    const chosenCandidate = cfg.candidates[best]!;
+    const rule = ruleOf(cfg.base, chosenCandidate);
+    const { predictions: own, ...chosen } = chosenCandidate;
+    const inBlock = (own ?? preds).filter((p) => p.bar >= block.testStart && p.bar < block.testEnd);
     const sig = makeSignals(series, inBlock, rule, ann.used);
     allSignals.push(...sig);
     // Later blocks overwrite the tail of a position an earlier block's last signal still holds: the newest decision wins.

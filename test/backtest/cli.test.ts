@@ -97,9 +97,14 @@ describe('fintune backtest', () => {
   it('walk-forward prints its blocks', async () => {
     const r = await runCli(['backtest', '--forecasts', forecasts, '--prices', EURUSD, '--walk-forward', '--thresholds', '0,5,20', '--train-bars', '1000', '--test-bars', '500', '--json']);
     expect(r.code).toBe(0);
-    const wf = JSON.parse(r.stdout).runs[0].walkForward;
+    const runs = JSON.parse(r.stdout).runs;
+    const wf = runs[0].walkForward;
     expect(wf.objective).toBe('sharpe');
     expect(wf.blocks.length).toBe(4);
+    // the momentum baseline is walked forward on the same blocks, its lookback re-tuned per block
+    const mom = runs.find((x: { method: string }) => x.method === 'momentum');
+    expect(mom.walkForward.blocks.length).toBe(4);
+    for (const b of mom.walkForward.blocks) expect(b.chosen.label).toMatch(/^lookback \d+$/);
   });
 
   it('errors: empty file, missing instrument, --refit without a trainer', async () => {

@@ -13,6 +13,7 @@ import { reportEntry, writeReportSection, writeSignalsCsv, type PositionPath, ty
 import { portfolioBacktest, portfolioBenchmarks, type PortfolioBenchmarks, type PortfolioResult } from '../../backtest/portfolio.js';
 import { gapsAfter, instrumentFromFile, loadPrices, pipSizeFor, sliceSeries, type PriceSeries } from '../../backtest/prices.js';
 import { THRESHOLD_UNITS, type SignalRule, type ThresholdUnits } from '../../backtest/signals.js';
+import { momentumPredictions } from '../../backtest/signals.js';
 import { OBJECTIVES, walkForward, type Objective, type WalkForwardResult } from '../../backtest/walkforward.js';
 import { formatTime } from '../../data/time.js';
 import { writeFileAtomic } from '../../io/atomic.js';
@@ -317,6 +318,26 @@ Every figure is defined in docs/backtest.md.`,
             runs.push(walkOut(base, wf, series, costs, o.flatOverGaps));
             curves.push({ name: `${method}:${instrument}:walk-forward`, time: wf.time, equity: wf.equity });
             entries.push(reportEntry(label(`${method} (walk-forward)`, instrument), wf.metrics, wf.time, wf.equity));
+            if (!benchmarked.has(instrument)) {
+              // The momentum benchmark is walked forward too: its lookback and threshold re-tuned per block on the
+              // same windows, trading the same bars as the model, so the comparison stays fair.
+              benchmarked.add(instrument);
+              const bars = aligned.predictions.map((p) => p.bar);
+              const lookbacks = [...new Set([Math.max(1, Math.round(horizon / 2)), horizon, 2 * horizon, 4 * horizon])];
+              const mwf = await walkForward(series, aligned.predictions, {
+                base: rule,
+                candidates: lookbacks.flatMap((lb) => grid.map((threshold) => ({ threshold, predictions: momentumPredictions(series, bars, lb), label: `lookback ${lb}` }))),
+                trainBars: o.trainBars ?? Math.round(perYear / 2),
+                testBars: o.testBars ?? Math.round(perYear / 12),
+                objective: o.objective as Objective,
+                costs,
+                flatOverGaps: o.flatOverGaps,
+                barsPerYear: o.barsPerYear,
+              });
+              runs.push(walkOut({ ...base, method: 'momentum' }, mwf, series, costs, o.flatOverGaps));
+              curves.push({ name: `momentum:${instrument}:walk-forward`, time: mwf.time, equity: mwf.equity });
+              entries.push(reportEntry(label('momentum (walk-forward)', instrument), mwf.metrics, mwf.time, mwf.equity));
+            }
             continue;
           }
           const r = runBacktest(series, aligned.predictions, {
