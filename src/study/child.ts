@@ -272,11 +272,16 @@ export async function runChild(spec: ChildSpec): Promise<RunResult> {
   const forgetAfter = forgetEx ? meanLoss(model, forgetEx, B) : null;
 
   let valSkill: number | null = null;
+  let valSharpe: number | null = null;
   if (spec.valForecast && data.val.length) {
     // Validation windows only: a search may look at these as often as it likes, the test part stays untouched.
     const vr = forecastWindows(model, data, spec, data.val, `${config.name}/${run.id}/val`);
     const ve = evaluateForecasts(vr, { training: { [config.data.instrument]: data.trainCloses }, bootstrap: { replicates: 50, seed: run.seed } });
     valSkill = ve.methods.find((m) => m.kind === 'model')?.skill ?? null;
+    // The same validation forecasts traded with costs (the study's back-test rule): an objective for `tune`.
+    const valFile = path.join(runDir, 'val_forecasts.jsonl');
+    await writeForecasts(valFile, vr);
+    valSharpe = await validationSharpe(config, valFile);
   }
   let evaluation: RunResult['evaluation'] = null;
   let latencyUnmerged: number | null = null;
@@ -326,6 +331,7 @@ export async function runChild(spec: ChildSpec): Promise<RunResult> {
     finalTrainLoss: tr.lastLoss,
     valLoss,
     valSkill,
+    valSharpe,
     forgetting: forgetBefore === null ? null : { before: forgetBefore, after: forgetAfter!, delta: forgetAfter! - forgetBefore },
     env: {
       cpu: os.cpus()[0]?.model ?? 'unknown',
@@ -363,4 +369,25 @@ if (/study[\\/]child\.(js|ts)$/.test(invoked)) {
       process.exit(1);
     },
   );
+}
+
+/** Annualized Sharpe ratio of trading a forecasts file on the study's instrument with its back-test rule and costs. */
+async function validationSharpe(config: StudyConfig, file: string): Promise<number | null> {
+  const [{ loadPrices }, { readForecastFile, alignForecasts }, { runBacktest }] = await Promise.all([
+    import('../backtest/prices.js'),
+    import('../backtest/forecasts.js'),
+    import('../backtest/backtest.js'),
+  ]);
+  try {
+    const series = await loadPrices(config.data.file, { instrument: config.data.instrument });
+    const aligned = alignForecasts(file, await readForecastFile(file), series);
+    const r = runBacktest(series, aligned.predictions, {
+      rule: { threshold: config.backtest.thresholdBps, units: 'bps', horizon: aligned.horizon, sizing: { kind: 'fixed' } },
+      costs: { spreadBps: config.backtest.spreadBps },
+      randomDraws: 0,
+    });
+    return Number.isFinite(r.model.metrics.sharpe) ? r.model.metrics.sharpe : null;
+  } catch {
+    return null; // e.g. no trade in the validation span: the trial has no back-test score
+  }
 }

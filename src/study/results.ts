@@ -49,6 +49,8 @@ export interface RunResult {
   valLoss: number | null;
   /** Skill against persistence on the validation windows (only when a search asked for it). */
   valSkill?: number | null;
+  /** Annualized Sharpe of trading the validation forecasts with the study's back-test rule (tune's val-backtest). */
+  valSharpe?: number | null;
   forgetting: { before: number; after: number; delta: number } | null;
   env: RunEnv;
   /** The run's own evaluation: its model and the baselines on the same windows. */

@@ -28,7 +28,7 @@ export interface TuneOptions extends Pick<StudyOptions, 'childArgv' | 'log' | 'e
   space: Space;
   seed?: number;
   /** 'val-loss' (default, lower is better) or 'val-skill' (skill vs persistence on validation windows, higher is better). */
-  objective?: 'val-loss' | 'val-skill';
+  objective?: 'val-loss' | 'val-skill' | 'val-backtest';
 }
 
 export interface Trial {
@@ -36,6 +36,8 @@ export interface Trial {
   values: Record<string, number>;
   valLoss: number | null;
   valSkill: number | null;
+  /** Validation back-test Sharpe (objective val-backtest). */
+  valSharpe?: number | null;
   /** The objective's value, oriented so that lower is better (−skill for val-skill). */
   score: number | null;
 }
@@ -44,7 +46,7 @@ export interface TuneResult {
   schema: 'fintune.tune-results/1';
   method: string;
   strategy: Strategy;
-  objective: 'validation loss (lower is better)' | 'validation skill vs persistence (higher is better)';
+  objective: 'validation loss (lower is better)' | 'validation skill vs persistence (higher is better)' | 'validation back-test Sharpe after costs (higher is better)';
   space: Space;
   trialsRun: number;
   trials: Trial[];
@@ -53,13 +55,13 @@ export interface TuneResult {
 
 const WINDOW_KEYS = ['data.known', 'data.horizon'];
 
-function checkSpace(space: Space, objective: 'val-loss' | 'val-skill'): void {
+function checkSpace(space: Space, objective: 'val-loss' | 'val-skill' | 'val-backtest'): void {
   const keys = Object.keys(space);
   if (keys.length === 0) throw new Error('tune: the search space is empty; give e.g. --space \'{"lr":[1e-4,1e-3]}\'');
   for (const k of keys) {
     if (k !== 'lr' && !k.startsWith('params.') && !WINDOW_KEYS.includes(k)) throw new Error(`tune: space key "${k}" must be "lr", "params.NAME", "data.known" or "data.horizon"`);
-    if (WINDOW_KEYS.includes(k) && objective !== 'val-skill') {
-      throw new Error(`tune: searching ${k} needs --objective val-skill (validation loss per token is not comparable across window shapes)`);
+    if (WINDOW_KEYS.includes(k) && objective === 'val-loss') {
+      throw new Error(`tune: searching ${k} needs --objective val-skill or val-backtest (validation loss per token is not comparable across window shapes)`);
     }
     if (WINDOW_KEYS.includes(k) && !space[k]!.every((x) => Number.isInteger(x) && x >= 1)) throw new Error(`tune: space.${k} must hold positive integers`);
     const v = space[k];
@@ -102,12 +104,13 @@ export async function tune(config: StudyConfig, o: TuneOptions): Promise<TuneRes
     const method = methodWith(base, values, index);
     const data = { ...config.data, known: values['data.known'] ?? config.data.known, horizon: values['data.horizon'] ?? config.data.horizon };
     const cfg: StudyConfig = { ...config, name: `${config.name}-tune`, data, methods: [method], models: config.models.slice(0, 1), seeds: [config.seeds[0] ?? 0], twin: undefined, multiTask: undefined };
-    const res = await runStudy(cfg, { out: o.out, childArgv: o.childArgv, log: o.log, env: o.env, generate: false, valForecast: objective === 'val-skill' });
+    const res = await runStudy(cfg, { out: o.out, childArgv: o.childArgv, log: o.log, env: o.env, generate: false, valForecast: objective !== 'val-loss' });
     const run = res.results.runs.find((r) => r.method === method.name);
     const valLoss = run?.valLoss ?? null;
     const valSkill = run?.valSkill ?? null;
-    const score = objective === 'val-loss' ? valLoss : valSkill === null ? null : -valSkill;
-    const t: Trial = { index, values, valLoss, valSkill, score };
+    const valSharpe = run?.valSharpe ?? null;
+    const score = objective === 'val-loss' ? valLoss : objective === 'val-skill' ? (valSkill === null ? null : -valSkill) : valSharpe === null ? null : -valSharpe;
+    const t: Trial = { index, values, valLoss, valSkill, valSharpe, score };
     trials.push(t);
     seen.set(k, t);
     return t;
@@ -163,7 +166,12 @@ export async function tune(config: StudyConfig, o: TuneOptions): Promise<TuneRes
     schema: 'fintune.tune-results/1',
     method: o.method,
     strategy: o.strategy,
-    objective: objective === 'val-loss' ? 'validation loss (lower is better)' : 'validation skill vs persistence (higher is better)',
+    objective:
+      objective === 'val-loss'
+        ? 'validation loss (lower is better)'
+        : objective === 'val-skill'
+          ? 'validation skill vs persistence (higher is better)'
+          : 'validation back-test Sharpe after costs (higher is better)',
     space: o.space,
     trialsRun: trials.length,
     trials,

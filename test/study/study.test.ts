@@ -199,6 +199,11 @@ describe('fintune tune', () => {
       expect(t.score).toBe(-t.valSkill!);
     }
     expect(r.best!.valSkill).toBe(Math.max(...r.trials.map((t) => t.valSkill!)));
+    // The same trials scored by trading their validation forecasts with costs (finished runs are reused).
+    const b = await tune(config, { out: tuneOut, method: 'full', strategy: 'random', trials: 2, objective: 'val-backtest', space: { 'data.known': [4, 5] }, childArgv: CHILD, log: () => {} });
+    expect(b.objective).toMatch(/back-test Sharpe/);
+    expect(b.trials.some((t) => typeof t.valSharpe === 'number')).toBe(true);
+    for (const t of b.trials) expect(t.score).toBe(t.valSharpe == null ? null : -t.valSharpe);
     const dirs = fs.readdirSync(path.join(tuneOut, 'runs/tiny'));
     expect(dirs.every((d) => !fs.existsSync(path.join(tuneOut, 'runs/tiny', d, 'seed-0/forecasts.jsonl')))).toBe(true);
   });

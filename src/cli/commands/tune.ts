@@ -16,13 +16,13 @@ export function register(program: Command): void {
     .requiredOption('--method <name>', 'the method (as named in the config) to tune')
     .requiredOption('--space <json>', 'candidates per parameter, e.g. \'{"lr":[1e-4,3e-4,1e-3],"params.r":[4,8]}\'')
     .addOption(new Option('--strategy <s>', 'search strategy').choices(['grid', 'random', 'genetic']).default('random'))
-    .addOption(new Option('--objective <o>', 'val-loss, or val-skill (forecast the validation windows; needed to search data.known / data.horizon)').choices(['val-loss', 'val-skill']).default('val-loss'))
+    .addOption(new Option('--objective <o>', 'val-loss; val-skill (forecast the validation windows; needed to search data.known / data.horizon); or val-backtest (trade those forecasts with costs: Sharpe)').choices(['val-loss', 'val-skill', 'val-backtest']).default('val-loss'))
     .option('--trials <n>', 'trials for random and genetic search', intArg('--trials', 1), 8)
     .option('--seed <n>', 'seed of the search itself', intArg('--seed', 0), 0)
     .option('--out <dir>', 'output folder (default: runs/tune-<name>-<method>)')
     .option('--json', 'print the tune results as JSON')
     .addHelpText('after', '\nExample:\n  fintune tune studies/quick.yaml --method full --strategy genetic --trials 8 --space \'{"lr":[3e-5,1e-4,3e-4,1e-3]}\'\n')
-    .action(async (file: string, o: { method: string; space: string; strategy: Strategy; objective: 'val-loss' | 'val-skill'; trials: number; seed: number; out?: string; json?: boolean }) => {
+    .action(async (file: string, o: { method: string; space: string; strategy: Strategy; objective: 'val-loss' | 'val-skill' | 'val-backtest'; trials: number; seed: number; out?: string; json?: boolean }) => {
       let space: Space;
       try {
         space = JSON.parse(o.space) as Space;
@@ -40,8 +40,12 @@ export function register(program: Command): void {
       const r = await tune(config, { out, method: o.method, strategy: o.strategy, trials: o.trials, space, seed: o.seed, objective: o.objective, log: o.json ? () => {} : undefined });
       if (o.json) printJson(r);
       else {
-        const show = (t: { valLoss: number | null; valSkill: number | null }): string =>
-          o.objective === 'val-skill' ? `skill ${t.valSkill?.toFixed(4) ?? 'failed'} (loss ${t.valLoss?.toFixed(4) ?? '–'})` : `loss ${t.valLoss?.toFixed(4) ?? 'failed'}`;
+        const show = (t: { valLoss: number | null; valSkill: number | null; valSharpe?: number | null }): string =>
+          o.objective === 'val-skill'
+            ? `skill ${t.valSkill?.toFixed(4) ?? 'failed'} (loss ${t.valLoss?.toFixed(4) ?? '–'})`
+            : o.objective === 'val-backtest'
+              ? `Sharpe ${t.valSharpe?.toFixed(3) ?? 'no trades'} (skill ${t.valSkill?.toFixed(4) ?? '–'})`
+              : `loss ${t.valLoss?.toFixed(4) ?? 'failed'}`;
         process.stdout.write(`tune ${o.method} (${o.strategy}): ${r.trialsRun} trial(s) run; objective: ${r.objective}\n`);
         for (const t of r.trials) process.stdout.write(`  #${t.index} ${JSON.stringify(t.values)} → ${show(t)}\n`);
         if (r.best) process.stdout.write(`best: ${JSON.stringify(r.best.values)} (${show(r.best)})\n`);
