@@ -27,4 +27,13 @@ describe('fintune finetune: what final/ holds per method', () => {
       expect(JSON.parse(g.stdout).ids).toHaveLength(3);
     });
   }
+  it('--pack trains packed blocks (fewer, fuller sequences) and reports them', async () => {
+    const out = path.join(tmp, 'packed');
+    const r = await runCli(['finetune', '--model', base, '--tokenizer', base, '--data', data, '--pack', '--seq-len', '48', '--steps', '2', '--batch-size', '2', '--eval-every', '0', '--out', out, '--quiet']);
+    expect(r.code, r.stderr).toBe(0);
+    const cfg = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
+    expect(cfg.trainExamples).toBe(11);
+    expect(cfg.trainBlocks).toBeGreaterThan(0);
+    expect(cfg.trainBlocks).toBeLessThan(cfg.trainExamples / 2);
+  });
 });

@@ -17,6 +17,8 @@ import { saveAdapter } from '../../peft/save.js';
 import type { CausalLM } from '../../models/common.js';
 import { exampleBatches, IGNORE_INDEX, RandomWindows, sequentialWindows, ShuffledExamples, type Example } from '../../train/data.js';
 import { Trainer } from '../../train/trainer.js';
+import { packDocuments, tokenizeDocuments, type DocumentInput } from '../../data/packing.js';
+import { PackedBlocks, packedEvalBatches } from '../../data/batching.js';
 import { applyStudyMethod, BUILTIN_METHODS } from '../../study/methods.js';
 import { finishRun } from '../../train/finish.js';
 import type { EvalData, TrainData } from '../../train/types.js';
@@ -29,6 +31,7 @@ interface FinetuneOptions extends TrainingCliOptions {
   model?: string;
   preset?: string;
   export: 'best' | 'last';
+  pack?: boolean;
 }
 
 export function register(program: Command): void {
@@ -40,7 +43,8 @@ export function register(program: Command): void {
     .option('--method-option <key=value>', 'a method setting, e.g. r=8 (repeatable; values are read as JSON when they parse)', collect, [])
     .option('--model <dir>', 'checkpoint folder to fine-tune (config.json + safetensors)')
     .option('--preset <name>', `start from a freshly initialized preset instead (${presetNames().join(', ')}); for experiments`)
-    .option('--export <which>', 'weights saved to <out>/final: "best" (lowest held-out loss) or "last"', 'best');
+    .option('--export <which>', 'weights saved to <out>/final: "best" (lowest held-out loss) or "last"', 'best')
+    .option('--pack', 'JSONL: pack examples into --seq-len blocks (EOS-separated, attention kept inside each example, positions restarted) instead of padding each one');
   addTrainingOptions(cmd).action(async (opts: FinetuneOptions) => {
     await runFinetune(opts);
   });
@@ -95,7 +99,27 @@ export async function runFinetune(o: FinetuneOptions): Promise<void> {
   if (seqLen > ctx) throw new Error(`--seq-len ${seqLen} is longer than the model's context of ${ctx} positions`);
 
   let train: TrainData, evalData: EvalData, counts: Record<string, number>;
-  if (o.data.endsWith('.jsonl')) {
+  if (o.data.endsWith('.jsonl') && o.pack) {
+    // Packed: several examples share a block; the block-diagonal mask and restarted positions make each one see
+    // only itself, so the losses are those of the examples trained alone, with far fewer padding tokens.
+    const docsOf = (file: string) => tokenizeDocuments(codec, readDocuments(file), { loss: 'answer', eosId: codec.eosId ?? undefined }).docs;
+    let tr = docsOf(o.data);
+    let va: typeof tr;
+    if (o.valData) va = docsOf(o.valData);
+    else {
+      if (!(o.valFraction > 0 && o.valFraction < 1)) throw new Error(`--val-fraction must be in (0, 1) when no --val-data is given, got ${o.valFraction}`);
+      const nVal = Math.floor(tr.length * o.valFraction);
+      if (nVal < 1 || nVal >= tr.length) throw new Error(`${o.data}: ${tr.length} examples leave ${nVal} held out with --val-fraction ${o.valFraction}; both parts need at least one`);
+      va = tr.slice(tr.length - nVal);
+      tr = tr.slice(0, tr.length - nVal);
+    }
+    const padId = codec.eosId ?? 0;
+    const packed = packDocuments(tr, { blockSize: seqLen, overflow: 'error' });
+    const held = packDocuments(va, { blockSize: seqLen, overflow: 'error', strategy: 'in-order' });
+    train = new PackedBlocks(packed.blocks, { batchSize: o.batchSize, seed: o.seed, padId });
+    evalData = packedEvalBatches(held.blocks.slice(0, o.batchSize * o.evalBatches), o.batchSize, { padId });
+    counts = { trainExamples: tr.length, heldOutExamples: va.length, trainBlocks: packed.blocks.length, heldOutBlocks: held.blocks.length };
+  } else if (o.data.endsWith('.jsonl')) {
     const all = readExamples(o.data, codec, seqLen);
     let tr: Example[], va: Example[];
     if (o.valData) {
@@ -153,6 +177,28 @@ export async function runFinetune(o: FinetuneOptions): Promise<void> {
     }
     copyTokenizerFiles(codec, dir);
   });
+}
+
+/** JSONL prompt/answer (or text) records as documents to tokenize and pack, each named FILE:LINE. */
+function readDocuments(file: string): DocumentInput[] {
+  const out: DocumentInput[] = [];
+  readTextFile(file, '--data').split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    if (!line) return;
+    const name = `${file}:${i + 1}`;
+    let obj: Record<string, unknown>;
+    try {
+      obj = JSON.parse(line) as Record<string, unknown>;
+    } catch (err) {
+      throw new Error(`${name}: not valid JSON (${(err as Error).message})`);
+    }
+    const answer = obj?.answer ?? obj?.completion ?? obj?.response;
+    if (typeof obj?.prompt === 'string' && typeof answer === 'string') out.push({ prompt: obj.prompt, answer, name });
+    else if (typeof obj?.text === 'string') out.push({ text: obj.text, name });
+    else throw new Error(`${name}: needs string fields "prompt" and "answer" (or "completion" / "response"), or "text"`);
+  });
+  if (out.length === 0) throw new Error(`${file}: no examples`);
+  return out;
 }
 
 /**
