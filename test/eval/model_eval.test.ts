@@ -47,4 +47,20 @@ describe('fintune eval', () => {
       for (const p of f.predicted) expect(Number.isFinite(p)).toBe(true);
     }
   });
+  it('--adapter: forecasts run through a PEFT adapter on the model', async () => {
+    const { applyMethod } = await import('../../src/peft/registry.js');
+    const { saveAdapter } = await import('../../src/peft/save.js');
+    const { loadModel } = await import('../../src/models/load.js');
+    const modelDir = path.join(tmp, 'model');
+    const m = loadModel(modelDir);
+    applyMethod(m, 'prefix', { numVirtualTokens: 3 });
+    const adapter = path.join(tmp, 'prefix-adapter');
+    saveAdapter(m, adapter);
+    const r = await runCli(['eval', '--model', modelDir, '--adapter', adapter, '--data', path.join(DATA, 'forex', 'EURUSD_H4.csv'),
+      '--known', '8', '--horizon', '3', '--scaling', 'bps', '--precision', '0', '--max-windows', '2', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const res = JSON.parse(r.stdout);
+    const model = res.methods.find((x: { method: string }) => x.method === 'prefix-adapter');
+    expect(model.parse_failures).toBe(0);
+  });
 });

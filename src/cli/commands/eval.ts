@@ -9,12 +9,14 @@ import { writeForecasts } from '../../eval/schema.js';
 import { loadTokenizer } from '../../io/tokenizer.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { loadModel, modelFromConfig } from '../../models/load.js';
+import { loadModelWithAdapter } from '../model_loading.js';
 import { readHfConfig } from '../../io/hf_config.js';
 import type { CausalLM } from '../../models/common.js';
 import { floatArg, intArg, printJson, UsageError } from '../util.js';
 
 interface EvalOpts {
   model: string;
+  adapter?: string;
   data: string;
   splitJson?: string;
   split: string;
@@ -66,6 +68,7 @@ export function register(program: Command): void {
     .command('eval')
     .description('Forecast held-out windows with a model and score them beside the naive baselines')
     .requiredOption('--model <dir>', 'model folder (config.json, weights, tokenizer.json)')
+    .option('--adapter <dir>', 'PEFT adapter to apply on the model (any method; forecasts run through it)')
     .requiredOption('--data <file>', 'OHLCV price file (CSV/TSV)')
     .option('--split-json <file>', "reproduce the split and windows of `fintune data windows` (its split.json)")
     .option('--split <part>', 'part to forecast: test or val', 'test')
@@ -102,10 +105,10 @@ AR by AIC) and Diebold-Mariano tests are defined in docs/eval.md.`,
       const cfg = split.description.config.window;
       let windows = split.windows[o.split as PartName];
       if (o.maxWindows) windows = windows.slice(0, o.maxWindows);
-      const model = loadModel(o.model);
+      const model = loadModelWithAdapter({ model: o.model, adapter: o.adapter });
       const tok = loadTokenizer(o.model);
       const instrument = path.basename(o.data).replace(/\.[^.]+$/, '');
-      const method = o.method ?? path.basename(path.resolve(o.model));
+      const method = o.method ?? path.basename(path.resolve(o.adapter ?? o.model));
       const progress = !o.json && process.stderr.isTTY;
       const decode = (m: CausalLM, name: string) =>
         forecastWindows(m, tok, series, windows, cfg, {
