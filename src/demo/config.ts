@@ -132,8 +132,8 @@ export function demoBudget(size: DemoSize): DemoBudget {
         size,
         window: WINDOW,
         model: { nEmbd: 64, nLayer: 3, nHead: 4 },
-        pretrain: { steps: 4000, batchSize: 16, lr: 2e-3, maxWindows: 0, evalWindows: 128 },
-        finetune: { steps: 600, batchSize: 16, trainWindows: 8000, valWindows: 64 },
+        pretrain: { steps: 6000, batchSize: 16, lr: 2e-3, maxWindows: 0, evalWindows: 128 },
+        finetune: { steps: 900, batchSize: 16, trainWindows: 8000, valWindows: 64 },
         testWindows: 400,
         samples: 8,
         fingpt: {
@@ -141,12 +141,12 @@ export function demoBudget(size: DemoSize): DemoBudget {
           trainExamples: 0,
           evalExamples: 12,
           model: { nEmbd: 64, nLayer: 2, nHead: 4, nPositions: 512 },
-          pretrainSteps: 1000,
-          loraSteps: 400,
+          pretrainSteps: 1500,
+          loraSteps: 600,
           batchSize: 4,
           maxNewTokens: 320,
         },
-        planned: { data: 2, pretrain: 420, finetune: 300, evaluate: 45, backtest: 5, fingpt: 130, report: 3 },
+        planned: { data: 2, pretrain: 380, finetune: 330, evaluate: 30, backtest: 2, fingpt: 160, report: 2 },
       };
   }
 }
