@@ -12,7 +12,7 @@ import { noGrad } from '../tensor/autograd.js';
 import { crossEntropy, tidy } from '../tensor/index.js';
 import { createRng } from '../tensor/rng.js';
 import { fromArray } from '../tensor/tensor.js';
-import { exampleBatches, IGNORE_INDEX, ShuffledExamples, type Example } from '../train/data.js';
+import { IGNORE_INDEX, ShuffledExamples, type Example } from '../train/data.js';
 import { Trainer } from '../train/trainer.js';
 import type { StudyConfig } from './config.js';
 import { byteIds, windowExample, type StudyData } from './data.js';

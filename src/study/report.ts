@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { buildCharts, renderSvg, type Chart, type ChartOptions, type Row } from './charts.js';
-import { STUDY_RESULTS_SCHEMA, type MethodSummary, type StudyResults } from './results.js';
+import { STUDY_RESULTS_SCHEMA, type StudyResults } from './results.js';
 
 /** What each method costs at inference and how it serves several tasks (the methods tutorial's last columns). */
 const METHOD_TRAITS: Record<string, { overhead: string; multiTask: string }> = {

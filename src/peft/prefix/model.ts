@@ -1,6 +1,6 @@
 /** Adding a prefix-tuning adapter: a PrefixEncoder run through the prompt hook; the base stays frozen. */
 import type { CausalLM } from '../../models/common.js';
-import { dims, freezeAll } from '../common.js';
+import { freezeAll } from '../common.js';
 import { peftState, registerAdapter, setAdapter } from '../state.js';
 import { promptEncoders } from '../prompt_hook.js';
 import { PrefixEncoder } from './layer.js';
