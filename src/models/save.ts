@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
-import { writeSafetensors, type SafetensorsDtype } from '../io/safetensors.js';
+import { DTYPE_SIZE, writeSafetensors, type SafetensorsDtype } from '../io/safetensors.js';
 import { bf16ToF32, f32ToBf16 } from '../tensor/half.js';
 import type { HfModelConfig } from '../io/hf_config.js';
 import type { CausalLM } from './common.js';
@@ -102,7 +102,7 @@ export function saveModel(model: CausalLM, dir: string, opts: SaveOptions = {}):
   const shards: (typeof entries)[] = [[]];
   let size = 0;
   for (const e of entries) {
-    const bytes = e[1].shape.reduce((a, b) => a * b, 1) * (e[1].dtype === 'BF16' ? 2 : e[1].dtype === 'F64' ? 8 : 4);
+    const bytes = byteSize(e[1]);
     if (size > 0 && size + bytes > maxShard) {
       shards.push([]);
       size = 0;
@@ -125,7 +125,7 @@ export function saveModel(model: CausalLM, dir: string, opts: SaveOptions = {}):
       written.push(path.join(dir, name));
       for (const [k, v] of shard) {
         weightMap[k] = name;
-        total += v.shape.reduce((a, b) => a * b, 1) * (v.dtype === 'BF16' ? 2 : v.dtype === 'F64' ? 8 : 4);
+        total += byteSize(v);
       }
     });
     const index = path.join(dir, 'model.safetensors.index.json');
@@ -139,6 +139,11 @@ export function saveModel(model: CausalLM, dir: string, opts: SaveOptions = {}):
   writeFileAtomic(cfgFile, JSON.stringify(config, null, 2) + '\n');
   written.push(cfgFile);
   return written;
+}
+
+/** Bytes a tensor takes in the file (the safetensors module's dtype sizes). */
+function byteSize(t: { dtype: SafetensorsDtype; shape: number[] }): number {
+  return t.shape.reduce((a, b) => a * b, 1) * DTYPE_SIZE[t.dtype];
 }
 
 function convert(t: Tensor, target: string): ArrayBufferView {
