@@ -305,16 +305,16 @@ Every figure is defined in docs/backtest.md.`,
             if (!grid || grid.some((x) => !(x >= 0))) throw new UsageError(`--thresholds must be comma-separated numbers >= 0${grid ? '' : ' (required with --units price)'}, got "${o.thresholds ?? ''}"`);
             const probe = runBacktest(series, aligned.predictions, { rule, costs, barsPerYear: o.barsPerYear, randomDraws: 0 });
             const perYear = probe.annualization.used;
-            const wf = await walkForward(series, aligned.predictions, {
+            const walk = {
               base: rule,
-              candidates: grid.map((threshold) => ({ threshold })),
               trainBars: o.trainBars ?? Math.round(perYear / 2),
               testBars: o.testBars ?? Math.round(perYear / 12),
               objective: o.objective as Objective,
               costs,
               flatOverGaps: o.flatOverGaps,
               barsPerYear: o.barsPerYear,
-            });
+            };
+            const wf = await walkForward(series, aligned.predictions, { ...walk, candidates: grid.map((threshold) => ({ threshold })) });
             runs.push(walkOut(base, wf, series, costs, o.flatOverGaps));
             curves.push({ name: `${method}:${instrument}:walk-forward`, time: wf.time, equity: wf.equity });
             entries.push(reportEntry(label(`${method} (walk-forward)`, instrument), wf.metrics, wf.time, wf.equity));
@@ -325,14 +325,11 @@ Every figure is defined in docs/backtest.md.`,
               const bars = aligned.predictions.map((p) => p.bar);
               const lookbacks = [...new Set([Math.max(1, Math.round(horizon / 2)), horizon, 2 * horizon, 4 * horizon])];
               const mwf = await walkForward(series, aligned.predictions, {
-                base: rule,
-                candidates: lookbacks.flatMap((lb) => grid.map((threshold) => ({ threshold, predictions: momentumPredictions(series, bars, lb), label: `lookback ${lb}` }))),
-                trainBars: o.trainBars ?? Math.round(perYear / 2),
-                testBars: o.testBars ?? Math.round(perYear / 12),
-                objective: o.objective as Objective,
-                costs,
-                flatOverGaps: o.flatOverGaps,
-                barsPerYear: o.barsPerYear,
+                ...walk,
+                candidates: lookbacks.flatMap((lb) => {
+                  const predictions = momentumPredictions(series, bars, lb);
+                  return grid.map((threshold) => ({ threshold, predictions, label: `lookback ${lb}` }));
+                }),
               });
               runs.push(walkOut({ ...base, method: 'momentum' }, mwf, series, costs, o.flatOverGaps));
               curves.push({ name: `momentum:${instrument}:walk-forward`, time: mwf.time, equity: mwf.equity });
