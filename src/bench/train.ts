@@ -1,15 +1,23 @@
 /**
- * Training-step benchmarks, the same work as the PyTorch peer's `full` and `small` tasks: a randomly initialized
- * GPT (tied head, fp32), random token batches, one step = forward + mean cross-entropy + backward + AdamW
- * (lr 1e-4, weight decay 0.1 on every parameter, like the peer) + zeroing the gradients. Median over the timed
- * steps after warm-up; tokens/s = B·T / median seconds.
+ * Training-step benchmarks, the same work as the PyTorch peer's `full`, `small` and `lora` tasks: a randomly
+ * initialized GPT (tied head, fp32), random token batches, one step = forward + mean cross-entropy + backward +
+ * AdamW (lr 1e-4, weight decay 0.1 on every trainable parameter, like the peer) + zeroing the gradients. Median
+ * over the timed steps after warm-up; tokens/s = B·T / median seconds.
+ *
+ * `lora` applies the library's own LoRA (the registry `finetune --method lora` uses): r = 8, α = 16, no dropout,
+ * on attn.c_attn, base frozen. `qlora` is the registry's qlora method: every linear of the blocks quantized to
+ * NF4 (double quantization, block size 64), then the same LoRA; its record adds the base's bytes as stored.
  */
 import { GPT2, type GPT2Options } from '../models/gpt2.js';
 import { AdamW } from '../nn/optim.js';
+import { applyMethod } from '../peft/registry.js';
+import { quantizedModules, quantizedWeightBytes } from '../peft/quant/model.js';
+import type { Module } from '../nn/module.js';
+import { DTYPE_BYTES } from '../tensor/dtype.js';
 import { crossEntropy, fromArray, tidy } from '../tensor/index.js';
 import { getBackend, setBackend, tsBackend } from '../tensor/backends.js';
 import { getNativeBackend, loadNative } from '../tensor/native_backend.js';
-import { cpuModel, engineName, median, peakRssMib, round, type BenchRecord } from './common.js';
+import { benchTiny, cpuModel, engineName, median, peakRssMib, round, type BenchRecord } from './common.js';
 
 export interface TrainTask {
   model: GPT2Options;
@@ -29,6 +37,11 @@ export interface TrainBenchOptions {
   backend: 'native' | 'ts';
   steps?: number;
   warmup?: number;
+  /**
+   * Apply AdamW to each parameter as soon as its gradient is final, inside backward (Optimizer.stepInBackward);
+   * default: FINTUNE_STEP_IN_BACKWARD=1 in the environment (how `bench --ablation` toggles it).
+   */
+  stepInBackward?: boolean;
 }
 
 /** Deterministic token ids in [0, V) (a fresh batch each step, like the peer's torch.randint). */
@@ -49,7 +62,7 @@ function tokenBatch(n: number, V: number, seed: number): Int32Array {
 export function runTrainBench(o: TrainBenchOptions): BenchRecord {
   const steps = o.steps ?? 5;
   const warmup = o.warmup ?? 2;
-  const spec = TRAIN_TASKS[o.task];
+  const spec = trainTaskSpec(o.task);
   if (o.backend === 'native') {
     const nb = getNativeBackend();
     if (!nb) throw new Error(`bench: the native backend is unavailable: ${(loadNative() as { reason: string }).reason}`);
@@ -60,11 +73,16 @@ export function runTrainBench(o: TrainBenchOptions): BenchRecord {
   const be = getBackend();
   const model = new GPT2(spec.model);
   model.initWeights(0);
+  if (o.task === 'lora') applyMethod(model, 'lora', BENCH_LORA);
+  // The registry's qlora: NF4 with double quantization at the default block size (64), then the same LoRA.
+  if (o.task === 'qlora') applyMethod(model, 'qlora', { ...BENCH_LORA, quantType: 'nf4', doubleQuant: true });
   model.train();
   const params = model.parameters().filter((p) => p.requiresGrad);
   const opt = new AdamW(params, { lr: 1e-4, weightDecay: 0.1 });
   const { B, T } = spec;
   const V = spec.model.vocabSize;
+  const inBackward = o.stepInBackward ?? process.env.FINTUNE_STEP_IN_BACKWARD === '1';
+  const onGradFinal = inBackward ? opt.stepInBackward() : undefined;
   const times: number[] = [];
   for (let i = 0; i < warmup + steps; i++) {
     const x = tokenBatch(B * (T + 1), V, i + 1);
@@ -78,9 +96,9 @@ export function runTrainBench(o: TrainBenchOptions): BenchRecord {
     tidy(() => {
       const logits = model.forward(fromArray(inp, [B, T]));
       const loss = crossEntropy(logits, fromArray(tgt, [B, T]));
-      loss.backward();
+      loss.backward(undefined, { onGradFinal });
     });
-    opt.step();
+    if (!inBackward) opt.step();
     opt.zeroGrad();
     const dt = Number(process.hrtime.bigint() - t0) / 1e9;
     if (i >= warmup) times.push(dt);
@@ -98,5 +116,6 @@ export function runTrainBench(o: TrainBenchOptions): BenchRecord {
     s_per_step: round(s, 3),
     trainable_params: params.reduce((n, p) => n + p.size, 0),
     peak_rss_mib: peakRssMib(),
+    ...(inBackward ? { adamw_in_backward: true } : {}),
   };
 }

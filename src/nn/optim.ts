@@ -66,7 +66,32 @@ export abstract class Optimizer {
     return this.groups[0]?.lr ?? 0;
   }
 
-  abstract step(): void;
+  /** Update every parameter that has a gradient. */
+  step(): void {
+    for (const [g, p] of this.allParams()) this.stepParam(g, p);
+  }
+
+  /** Update one parameter from its current gradient (no-op without one). */
+  abstract stepParam(g: { lr: number; weightDecay: number }, p: Tensor): void;
+
+  /**
+   * A `backward({ onGradFinal })` callback that updates each parameter of this optimizer as soon as its gradient
+   * is final, then frees that gradient: the same update as `step()` after backward, bit for bit, but the
+   * gradients of the whole model never exist at once (only those still being accumulated). Use only when
+   * nothing needs all gradients first — no global norm clipping, no accumulation over micro-batches.
+   */
+  stepInBackward(): (leaf: Tensor) => void {
+    const groupOf = new Map<Tensor, ResolvedGroup>();
+    for (const [g, p] of this.allParams()) groupOf.set(p, g);
+    return (leaf) => {
+      const g = groupOf.get(leaf);
+      if (!g || !leaf.grad) return;
+      this.stepParam(g, leaf);
+      leaf.grad.dispose();
+      leaf.grad = null;
+    };
+  }
+
   abstract stateDict(): OptimizerState;
   abstract loadStateDict(s: OptimizerState): void;
 
@@ -107,11 +132,6 @@ export class AdamW extends Optimizer {
     this.eps = opts.eps ?? 1e-8;
   }
 
-  step(): void {
-    for (const [g, p] of this.allParams()) this.stepParam(g, p);
-  }
-
-  /** Update one parameter from its current gradient (lets a trainer update as soon as a gradient is final). */
   stepParam(g: { lr: number; weightDecay: number }, p: Tensor): void {
     if (!p.grad) return;
     let s = this.state.get(p);
@@ -173,28 +193,26 @@ export class SGD extends Optimizer {
     }
   }
 
-  step(): void {
-    for (const [g, p] of this.allParams()) {
-      if (!p.grad) continue;
-      let s = this.state.get(p);
-      if (!s) this.state.set(p, (s = { step: 0, buf: null }));
-      s.step++;
-      const w = p.flatBuf();
-      const gr = p.grad.contiguous().flatBuf();
-      const mu = this.momentum;
-      let mb: Float32Array | Float64Array | null = null;
-      if (mu !== 0) {
-        if (!s.buf) s.buf = stateTensor(p);
-        mb = s.buf.buf;
+  stepParam(g: { lr: number; weightDecay: number }, p: Tensor): void {
+    if (!p.grad) return;
+    let s = this.state.get(p);
+    if (!s) this.state.set(p, (s = { step: 0, buf: null }));
+    s.step++;
+    const w = p.flatBuf();
+    const gr = p.grad.contiguous().flatBuf();
+    const mu = this.momentum;
+    let mb: Float32Array | Float64Array | null = null;
+    if (mu !== 0) {
+      if (!s.buf) s.buf = stateTensor(p);
+      mb = s.buf.buf;
+    }
+    for (let i = 0; i < w.length; i++) {
+      let d = gr[i]! + g.weightDecay * w[i]!;
+      if (mb) {
+        mb[i] = s.step === 1 ? d : mu * mb[i]! + (1 - this.dampening) * d;
+        d = this.nesterov ? d + mu * mb[i]! : mb[i]!;
       }
-      for (let i = 0; i < w.length; i++) {
-        let d = gr[i]! + g.weightDecay * w[i]!;
-        if (mb) {
-          mb[i] = s.step === 1 ? d : mu * mb[i]! + (1 - this.dampening) * d;
-          d = this.nesterov ? d + mu * mb[i]! : mb[i]!;
-        }
-        w[i] = w[i]! - g.lr * d;
-      }
+      w[i] = w[i]! - g.lr * d;
     }
   }
 

@@ -86,7 +86,18 @@ export function installGradHelpers(h: GradHelpers): void {
   helpers = h;
 }
 
-export function runBackward(root: Tensor, grad?: Tensor): void {
+export interface BackwardOptions {
+  /**
+   * Called once for each leaf that requires a gradient, as soon as no node left to run can add to its `.grad`
+   * (every node that takes the leaf as an input has run). An optimizer can update that parameter right then and
+   * free its gradient (fused AdamW during backward), so all gradients never exist at once. The leaf's value must
+   * not be read by the rest of the backward pass: true when every use of a parameter goes through a recorded op
+   * (views of a parameter are nodes with the parameter as input, so they count too).
+   */
+  onGradFinal?: (leaf: Tensor) => void;
+}
+
+export function runBackward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}): void {
   const h = helpers!;
   const userGrad = grad !== undefined;
   if (!root.requiresGrad) {
@@ -109,10 +120,13 @@ export function runBackward(root: Tensor, grad?: Tensor): void {
     if (!root.grad) root.grad = h.zerosUnscoped(root);
     h.accumulateInto(root.grad, grad);
     if (!userGrad) grad.storage.release();
+    opts.onGradFinal?.(root);
     return;
   }
 
   const order = topoOrder(root);
+  // For onGradFinal: how many nodes still to run take each leaf as an input.
+  const pendingUses = opts.onGradFinal ? countLeafUses(order) : null;
   const grads = new Map<Tensor, Tensor>();
   // How many gradient-map entries point at each storage; a storage with none left can be freed.
   const gradRefs = new Map<Storage, number>();
@@ -147,7 +161,10 @@ export function runBackward(root: Tensor, grad?: Tensor): void {
     const t = order[i]!;
     const g = grads.get(t);
     const node = t.node!;
-    if (!g || !node.backward) continue;
+    if (!g || !node.backward) {
+      if (pendingUses) leafUsesDone(node);
+      continue;
+    }
     grads.delete(t);
     const inGrads = node.backward(g, node.ctx);
     for (let k = 0; k < node.inputs.length; k++) {
@@ -171,9 +188,19 @@ export function runBackward(root: Tensor, grad?: Tensor): void {
     ref(g, -1);
     releaseSaved(node);
     node.backward = null; // a graph is used once (PyTorch's retain_graph=False)
+    if (pendingUses) leafUsesDone(node);
   }
   } finally {
     setGradEnabled(prevMode);
+  }
+
+  function leafUsesDone(node: Node): void {
+    for (const inp of new Set(node.inputs)) {
+      if (!inp || inp.node || !inp.requiresGrad) continue;
+      const n = pendingUses!.get(inp)! - 1;
+      pendingUses!.set(inp, n);
+      if (n === 0) opts.onGradFinal!(inp);
+    }
   }
 
   function freeIfUnowned(x: Tensor): void {
@@ -184,6 +211,17 @@ export function runBackward(root: Tensor, grad?: Tensor): void {
     if (!leaf.grad) leaf.grad = h.zerosUnscoped(leaf);
     h.accumulateInto(leaf.grad, g);
   }
+}
+
+/** Per leaf (requiring a gradient), the number of nodes in `order` that take it as an input (each node once). */
+function countLeafUses(order: readonly Tensor[]): Map<Tensor, number> {
+  const uses = new Map<Tensor, number>();
+  for (const t of order) {
+    for (const inp of new Set(t.node!.inputs)) {
+      if (inp && !inp.node && inp.requiresGrad) uses.set(inp, (uses.get(inp) ?? 0) + 1);
+    }
+  }
+  return uses;
 }
 
 function releaseSaved(node: Node): void {

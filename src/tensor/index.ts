@@ -45,6 +45,7 @@ export { randn, rand, randint } from './random.js';
 export { createRng, Philox, type RngState } from './rng.js';
 export { getBackend, setBackend, tsBackend } from './backends.js';
 export type { Backend } from './backend.js';
+export type { BackwardOptions } from './autograd.js';
 export type { DType, FloatDType } from './dtype.js';
 
 /**

@@ -11,7 +11,7 @@ import { backendFor } from './backends.js';
 import './native_backend.js';
 import { allocTyped, dtypeOfArray, isFloat, type AnyTypedArray, type DType, type FloatDType } from './dtype.js';
 import { newStorage, Storage, wrapStorage } from './storage.js';
-import type { Node } from './autograd.js';
+import type { BackwardOptions, Node } from './autograd.js';
 import * as ops from './ops.js';
 import { runBackward } from './autograd.js';
 import { bf16ToF32, f32ToBf16 } from './half.js';
@@ -221,9 +221,12 @@ export class Tensor {
     return new Tensor(this.storage, this.shape, this.strides, this.offset);
   }
 
-  /** Accumulate d(this)/d(leaves) into every leaf's .grad. `grad` defaults to 1 for a one-element tensor. */
-  backward(grad?: Tensor): void {
-    runBackward(this, grad);
+  /**
+   * Accumulate d(this)/d(leaves) into every leaf's .grad. `grad` defaults to 1 for a one-element tensor.
+   * `opts.onGradFinal(leaf)` runs as each leaf's gradient becomes final (see BackwardOptions).
+   */
+  backward(grad?: Tensor, opts?: BackwardOptions): void {
+    runBackward(this, grad, opts);
   }
 
   zeroGrad(): void {
