@@ -5,6 +5,8 @@
  * with loadStateDict(), so a resumed run continues bit for bit.
  */
 import { backendFor } from '../tensor/backends.js';
+import type { Backend } from '../tensor/backend.js';
+import { adamwUnfused, fusedKernels } from '../tensor/unfused.js';
 import { newStorageUnscoped } from '../tensor/storage.js';
 import { contiguousStrides, Tensor } from '../tensor/tensor.js';
 import type { Module } from './module.js';
@@ -138,7 +140,9 @@ export class AdamW extends Optimizer {
     if (!s) this.state.set(p, (s = { step: 0, m: stateTensor(p), v: stateTensor(p) }));
     s.step++;
     const grad = p.grad.contiguous();
-    backendFor(p.buf).adamw(p.size, p.flatBuf(), grad.flatBuf(), s.m.buf, s.v.buf, g.lr, this.betas[0], this.betas[1], this.eps, g.weightDecay, s.step);
+    const be = backendFor(p.buf);
+    const adamw = fusedKernels() ? be.adamw.bind(be) : (...a: Parameters<Backend['adamw']>) => adamwUnfused(be, ...a);
+    adamw(p.size, p.flatBuf(), grad.flatBuf(), s.m.buf, s.v.buf, g.lr, this.betas[0], this.betas[1], this.eps, g.weightDecay, s.step);
   }
 
   stateDict(): OptimizerState {

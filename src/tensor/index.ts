@@ -40,6 +40,7 @@ export {
   type AttentionOptions,
   type CrossEntropyOptions,
 } from './nn_ops.js';
+export { fusedKernels, setFusedKernels } from './unfused.js';
 export { pool, Storage } from './storage.js';
 export { randn, rand, randint } from './random.js';
 export { createRng, Philox, type RngState } from './rng.js';

@@ -8,6 +8,7 @@ import { backendFor } from './backends.js';
 import { isGradEnabled, noGrad as noGradScope, record, type BackwardContext } from './autograd.js';
 import { bf16ToF32 } from './half.js';
 import { autocastMode, roundBf16, withAutocast } from './autocast.js';
+import { attentionUnfused, crossEntropyUnfused, fusedKernels, geluUnfused, layerNormUnfused } from './unfused.js';
 import { isFloat } from './dtype.js';
 import { newStorageUnscoped } from './storage.js';
 import { slice as sliceOp } from './ops.js';
@@ -223,6 +224,7 @@ export function layerNorm(x: Tensor, w: Tensor | null, b: Tensor | null, eps = 1
       throw new Error(`layerNorm: parameter ${p.describe()} does not match ${C} features of ${x.describe()}`);
     }
   }
+  if (!fusedKernels()) return layerNormUnfused(x, w, b, eps);
   const xc = x.contiguous();
   const N = x.size / C;
   const out = empty(x.shape, x.dtype);
@@ -290,6 +292,10 @@ export function rmsNorm(x: Tensor, w: Tensor | null, eps = 1e-6): Tensor {
 /** GELU; `approximate` = the tanh form GPT-2 uses (HF's gelu_new), else the exact erf form. */
 export function gelu(x: Tensor, approximate = true): Tensor {
   requireFloat(x, 'gelu');
+  if (!fusedKernels()) {
+    const y = geluUnfused(x, approximate);
+    if (y) return y;
+  }
   const xc = x.contiguous();
   const out = empty(x.shape, x.dtype);
   const be = backendFor(out.buf);
@@ -385,6 +391,10 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: CrossEntropy
     }
     count++;
   }
+  if (!fusedKernels()) {
+    const y = crossEntropyUnfused(logits, tgt, ignoreIndex, reduction);
+    if (y) return y;
+  }
   const lc = logits.contiguous();
   const losses = empty([N], logits.dtype);
   const lse = empty([N], logits.dtype);
@@ -472,6 +482,11 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
   }
   if (H % Hkv !== 0) throw new Error(`attention: ${H} query heads are not a multiple of ${Hkv} key/value heads`);
   if (S < T && (opts.causal ?? true)) throw new Error(`attention: causal attention needs at least as many keys (${S}) as queries (${T})`);
+  if (!fusedKernels()) {
+    const o = { causal: opts.causal ?? true, window: opts.window ?? 0, scale: opts.scale ?? 1 / Math.sqrt(D), hasMask: !!opts.mask };
+    const y = attentionUnfused(q, k, v, o);
+    if (y) return y;
+  }
   const qv = lastDimContiguous(q),
     kv = lastDimContiguous(k),
     vv = lastDimContiguous(v);
