@@ -51,3 +51,12 @@ export function round(x: number, digits: number): number {
 export function engineName(backend: string): string {
   return `fintune ${VERSION} ${backend}`;
 }
+
+/**
+ * FINTUNE_BENCH_TINY=1: every model task runs a 2-layer, 64-wide GPT with a 512-token vocabulary on small batches
+ * instead of GPT-2 124M, so tests exercise the whole protocol (records, peers, summaries) in seconds. Children
+ * of `--peer` inherit it through the environment. Never set it for a real measurement.
+ */
+export function benchTiny(): boolean {
+  return process.env.FINTUNE_BENCH_TINY === '1';
+}

@@ -32,8 +32,33 @@ export const TRAIN_TASKS: Record<'full' | 'small', TrainTask> = {
   small: { model: { vocabSize: 50257, nPositions: 1024, nEmbd: 384, nLayer: 6, nHead: 6 }, B: 8, T: 128 },
 };
 
+/** FINTUNE_BENCH_TINY's model and batch (tests only): 2 layers, 64 wide, vocabulary 512; batch 2 × 16. */
+export const TINY_TASK: TrainTask = { model: { vocabSize: 512, nPositions: 128, nEmbd: 64, nLayer: 2, nHead: 2 }, B: 2, T: 16 };
+
+export type TrainTaskName = 'full' | 'small' | 'lora' | 'qlora';
+
+/** The model and batch a task runs: lora and qlora train GPT-2 124M at `full`'s shape. */
+export function trainTaskSpec(task: TrainTaskName): TrainTask {
+  if (benchTiny()) return TINY_TASK;
+  return task === 'small' ? TRAIN_TASKS.small : TRAIN_TASKS.full;
+}
+
+/** The peer's LoRA: r = 8, α = 16 on attn.c_attn (q, k, v), no dropout. */
+export const BENCH_LORA = { r: 8, loraAlpha: 16, loraDropout: 0, targetModules: ['c_attn'] };
+
+/**
+ * Bytes the frozen base holds as stored: every parameter that does not train (in its own dtype) plus the
+ * quantized weights (codes, absmaxes, nested state, shared tables once). Adapters and trainable parameters are
+ * not counted.
+ */
+export function baseBytes(model: Module): number {
+  let n = 0;
+  for (const p of model.parameters()) if (!p.requiresGrad) n += p.size * DTYPE_BYTES[p.dtype];
+  return n + quantizedWeightBytes(quantizedModules(model).map(([, m]) => m.qweight));
+}
+
 export interface TrainBenchOptions {
-  task: 'full' | 'small';
+  task: TrainTaskName;
   backend: 'native' | 'ts';
   steps?: number;
   warmup?: number;
@@ -113,8 +138,10 @@ export function runTrainBench(o: TrainBenchOptions): BenchRecord {
     dtype: 'fp32',
     shape: `B${B}xT${T}`,
     tok_per_s: round((B * T) / s, 1),
-    s_per_step: round(s, 3),
+    s_per_step: round(s, 4),
     trainable_params: params.reduce((n, p) => n + p.size, 0),
+    ...(o.task === 'lora' || o.task === 'qlora' ? { base_bytes: baseBytes(model) } : {}),
+    ...(o.task === 'qlora' ? { base_dtype: 'nf4' } : {}),
     peak_rss_mib: peakRssMib(),
     ...(inBackward ? { adamw_in_backward: true } : {}),
   };
