@@ -35,7 +35,7 @@ import type { RunSpec, StudyConfig } from './config.js';
 import { byteIds, loadStudyData, windowExample, type StudyData } from './data.js';
 import { applyStudyMethod } from './methods.js';
 import { runMultiTask } from './multitask.js';
-import type { RunResult } from './results.js';
+import type { RunResult, WindowSpan } from './results.js';
 
 export interface ChildSpec {
   config: StudyConfig;
@@ -332,6 +332,7 @@ export async function runChild(spec: ChildSpec): Promise<RunResult> {
     valLoss,
     valSkill,
     valSharpe,
+    windowsUsed: { train: spanOf(data.train), val: spanOf(data.val), test: spec.generate ? spanOf(data.test) : null },
     forgetting: forgetBefore === null ? null : { before: forgetBefore, after: forgetAfter!, delta: forgetAfter! - forgetBefore },
     env: {
       cpu: os.cpus()[0]?.model ?? 'unknown',
@@ -347,6 +348,17 @@ export async function runChild(spec: ChildSpec): Promise<RunResult> {
   };
   writeFileAtomic(path.join(runDir, 'result.json'), JSON.stringify(result, null, 1) + '\n');
   return result;
+}
+
+function spanOf(ws: PriceWindow[]): WindowSpan | null {
+  if (ws.length === 0) return null;
+  let first = Infinity;
+  let last = -Infinity;
+  for (const w of ws) {
+    first = Math.min(first, w.startTime);
+    last = Math.max(last, w.endTime);
+  }
+  return { n: ws.length, first: new Date(first).toISOString(), last: new Date(last).toISOString() };
 }
 
 function mean(xs: number[]): number {

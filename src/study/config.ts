@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { SplitConfig } from '../data/splits.js';
+import { parseTime } from '../data/time.js';
 import type { Scaling } from '../data/transforms.js';
 
 /**
@@ -79,7 +80,17 @@ export interface DataSpec {
   maxValWindows: number;
   /** Held-out pre-training data (another instrument), for forgetting: loss before and after fine-tuning. */
   forgetting?: { file: string; lastBars: number; maxWindows: number };
+  /**
+   * Part of the file studied (tune's periods). Dates: bars with start <= time < end, then `lastBars` of those.
+   * Segment: `lastBars` first, then the index-th of `count` equal consecutive blocks of that span.
+   */
+  period?: PeriodSpec;
 }
+
+export type PeriodSpec = { kind: 'dates'; start?: string; end?: string } | { kind: 'segment'; index: number; count: number };
+
+/** `tune.periods`: a count of equal consecutive segments, or date ranges (see resolvePeriods). */
+export type PeriodsSpec = number | Array<{ start?: string; end?: string }>;
 
 export type BudgetRule = { rule: 'epochs'; epochs: number } | { rule: 'tokens'; tokens: number };
 
@@ -134,6 +145,11 @@ export interface StudyConfig {
   backtest: { enabled: boolean; thresholdBps: number; spreadBps: number };
   /** The multi-task case: a forecasting and a sentiment adapter of `method` on one base (first model, first seed). */
   multiTask?: { method: string; lr: number; train: string; eval: string; maxTrain: number; maxEval: number };
+  /**
+   * `fintune tune` only: score each trial on several data sets — instruments (each the `data` mapping with some
+   * keys replaced) × periods — instead of `data` alone. Ignored by `fintune study`.
+   */
+  tune?: { instruments: DataSpec[]; periods: PeriodsSpec };
 }
 
 export class ConfigError extends Error {}
@@ -261,34 +277,7 @@ export function resolveStudyConfig(raw: unknown, baseDir: string, overrides: { q
 
   // ---- data
   if (!isObj(raw.data)) throw new ConfigError('config.data is required: {file, instrument, known, horizon, scaling, split}');
-  const d = raw.data;
-  const scaling = oneOf(d, 'scaling', 'data', SCALINGS, 'bps');
-  const file = path.resolve(baseDir, str(d, 'file', 'data'));
-  if (!fs.existsSync(file)) throw new ConfigError(`data.file ${file}: no such file`);
-  const split = d.split === undefined ? {} : d.split;
-  if (!isObj(split)) throw new ConfigError('data.split must be a mapping (fractions or dates, gap)');
-  let forgetting: DataSpec['forgetting'];
-  if (d.forgetting !== undefined) {
-    if (!isObj(d.forgetting)) throw new ConfigError('data.forgetting must be a mapping {file, lastBars, maxWindows}');
-    const f = path.resolve(baseDir, str(d.forgetting, 'file', 'data.forgetting'));
-    if (!fs.existsSync(f)) throw new ConfigError(`data.forgetting.file ${f}: no such file`);
-    forgetting = { file: f, lastBars: num(d.forgetting, 'lastBars', 'data.forgetting', 0, nonNegInt, 'an integer >= 0'), maxWindows: num(d.forgetting, 'maxWindows', 'data.forgetting', 64, posInt, 'a positive integer') };
-  }
-  const data: DataSpec = {
-    file,
-    instrument: str(d, 'instrument', 'data', path.basename(file).replace(/\.[^.]*$/, '')),
-    known: num(d, 'known', 'data', 20, posInt, 'a positive integer'),
-    horizon: num(d, 'horizon', 'data', 5, posInt, 'a positive integer'),
-    scaling,
-        // At least one decimal: the constrained decoder recognises a number's end by its last decimal digit.
-    precision: num(d, 'precision', 'data', defaultPrecision(scaling), (x) => Number.isInteger(x) && x >= 1 && x <= 8, 'an integer from 1 to 8 (the constrained decoder needs a decimal point to know where a number ends)'),
-    pipSize: d.pipSize === undefined ? undefined : num(d, 'pipSize', 'data', undefined, positive, 'a positive number'),
-    split: split as DataSpec['split'],
-    lastBars: num(d, 'lastBars', 'data', 0, nonNegInt, 'an integer >= 0'),
-    maxTestWindows: num(d, 'maxTestWindows', 'data', 0, nonNegInt, 'an integer >= 0'),
-    maxValWindows: num(d, 'maxValWindows', 'data', 0, nonNegInt, 'an integer >= 0'),
-    forgetting,
-  };
+  const data = resolveData(raw.data, baseDir, 'data');
 
   // ---- seeds: a count (seeds 0..n-1) or an explicit list; --quick runs one.
   let seeds: number[];
@@ -337,7 +326,131 @@ export function resolveStudyConfig(raw: unknown, baseDir: string, overrides: { q
     twin: resolveTwin(raw.twin),
     multiTask: resolveMultiTask(raw.multiTask, baseDir),
     backtest: resolveBacktest(raw.backtest),
+    tune: resolveTune(raw.tune, baseDir, data),
   };
+}
+
+/** One `data` mapping (the config's own, or a tune data set's merged over it), checked key by key under `where`. */
+function resolveData(d: Obj, baseDir: string, where: string): DataSpec {
+  const scaling = oneOf(d, 'scaling', where, SCALINGS, 'bps');
+  const file = path.resolve(baseDir, str(d, 'file', where));
+  if (!fs.existsSync(file)) throw new ConfigError(`${where}.file ${file}: no such file`);
+  const split = d.split === undefined ? {} : d.split;
+  if (!isObj(split)) throw new ConfigError(`${where}.split must be a mapping (fractions or dates, gap)`);
+  let forgetting: DataSpec['forgetting'];
+  if (d.forgetting !== undefined) {
+    if (!isObj(d.forgetting)) throw new ConfigError(`${where}.forgetting must be a mapping {file, lastBars, maxWindows}`);
+    const f = path.resolve(baseDir, str(d.forgetting, 'file', `${where}.forgetting`));
+    if (!fs.existsSync(f)) throw new ConfigError(`${where}.forgetting.file ${f}: no such file`);
+    forgetting = { file: f, lastBars: num(d.forgetting, 'lastBars', `${where}.forgetting`, 0, nonNegInt, 'an integer >= 0'), maxWindows: num(d.forgetting, 'maxWindows', `${where}.forgetting`, 64, posInt, 'a positive integer') };
+  }
+  return {
+    file,
+    instrument: str(d, 'instrument', where, path.basename(file).replace(/\.[^.]*$/, '')),
+    known: num(d, 'known', where, 20, posInt, 'a positive integer'),
+    horizon: num(d, 'horizon', where, 5, posInt, 'a positive integer'),
+    scaling,
+    // At least one decimal: the constrained decoder recognises a number's end by its last decimal digit.
+    precision: num(d, 'precision', where, defaultPrecision(scaling), (x) => Number.isInteger(x) && x >= 1 && x <= 8, 'an integer from 1 to 8 (the constrained decoder needs a decimal point to know where a number ends)'),
+    pipSize: d.pipSize === undefined ? undefined : num(d, 'pipSize', where, undefined, positive, 'a positive number'),
+    split: split as DataSpec['split'],
+    lastBars: num(d, 'lastBars', where, 0, nonNegInt, 'an integer >= 0'),
+    maxTestWindows: num(d, 'maxTestWindows', where, 0, nonNegInt, 'an integer >= 0'),
+    maxValWindows: num(d, 'maxValWindows', where, 0, nonNegInt, 'an integer >= 0'),
+    forgetting,
+  };
+}
+
+/**
+ * Keys a tune data set may replace. The window (`known`, `horizon`) is not among them: it is shared by every data
+ * set (or searched), so that one trial means one setting everywhere and its scores can be averaged.
+ */
+const INSTRUMENT_KEYS = ['file', 'instrument', 'scaling', 'precision', 'pipSize', 'split', 'lastBars', 'maxTestWindows', 'maxValWindows'];
+
+/**
+ * A tune data set: `base` (the config's `data`) with some keys replaced. A new file drops the base's instrument
+ * label and pip size (they described the other file); a new scaling drops the base's precision (its default
+ * depends on the scaling).
+ */
+export function resolveTuneInstrument(base: DataSpec, entry: unknown, baseDir: string, where: string): DataSpec {
+  const o: Obj = typeof entry === 'string' ? { file: entry } : isObj(entry) ? entry : (() => {
+    throw new ConfigError(`${where} must be a file name or a mapping {file, instrument, …}`);
+  })();
+  for (const k of Object.keys(o)) {
+    if (!INSTRUMENT_KEYS.includes(k)) {
+      const why = k === 'known' || k === 'horizon' ? ' (the window is shared by every data set; search it with --space data.' + k + ')' : '';
+      throw new ConfigError(`${where}.${k} is not a data-set key${why}; allowed: ${INSTRUMENT_KEYS.join(', ')}`);
+    }
+  }
+  const merged: Obj = { ...(base as unknown as Obj) };
+  if (o.file !== undefined) {
+    delete merged.instrument;
+    delete merged.pipSize;
+  }
+  if (o.scaling !== undefined) delete merged.precision;
+  return resolveData({ ...merged, ...o }, baseDir, where);
+}
+
+/**
+ * `tune.periods`: a count of consecutive, non-overlapping segments of each data set's span, or date ranges
+ * `[{start, end}]` (start inclusive, end exclusive), in time order and not overlapping. Each period gets its own
+ * train / validation / test split, so no period's test bars are in another's training or validation part.
+ */
+export function resolvePeriods(v: unknown, where = 'tune.periods'): PeriodsSpec {
+  if (v === undefined || v === null) return 1;
+  if (typeof v === 'number') {
+    if (!Number.isInteger(v) || v < 1 || v > 100) throw new ConfigError(`${where} must be a count from 1 to 100 or a list of {start, end}, got ${JSON.stringify(v)}`);
+    return v;
+  }
+  if (!Array.isArray(v) || v.length === 0) throw new ConfigError(`${where} must be a count or a non-empty list of {start, end}, got ${JSON.stringify(v)}`);
+  let prevEnd = -Infinity;
+  return v.map((p, i) => {
+    const w = `${where}[${i}]`;
+    if (!isObj(p)) throw new ConfigError(`${w} must be a mapping {start, end}`);
+    for (const k of Object.keys(p)) if (k !== 'start' && k !== 'end') throw new ConfigError(`${w}.${k} is not a period key (start, end)`);
+    const date = (k: 'start' | 'end'): { text?: string; ms: number } => {
+      const x = p[k];
+      if (x === undefined || x === null) return { ms: k === 'start' ? -Infinity : Infinity };
+      // YAML reads an unquoted 2020-01-01 as a Date.
+      const text = x instanceof Date ? x.toISOString().slice(0, 10) : typeof x === 'string' ? x : '';
+      const ms = text ? parseTime(text, 'iso') : NaN;
+      if (Number.isNaN(ms)) throw new ConfigError(`${w}.${k} must be a date (YYYY-MM-DD or YYYY-MM-DD HH:MM:SS), got ${JSON.stringify(x)}`);
+      return { text, ms };
+    };
+    const s = date('start');
+    const e = date('end');
+    if (s.text === undefined && e.text === undefined) throw new ConfigError(`${w} needs start, end or both`);
+    if (!(s.ms < e.ms)) throw new ConfigError(`${w}.start (${s.text}) must be before ${w}.end (${e.text})`);
+    if (s.ms < prevEnd) throw new ConfigError(`${w} overlaps the period before it (periods must be in time order and disjoint: one period's test bars would be another's training)`);
+    prevEnd = e.ms;
+    return { start: s.text, end: e.text };
+  });
+}
+
+function resolveTune(v: unknown, baseDir: string, data: DataSpec): StudyConfig['tune'] {
+  if (v === undefined || v === null) return undefined;
+  if (!isObj(v)) throw new ConfigError('config.tune must be a mapping {datasets, periods}');
+  for (const k of Object.keys(v)) if (k !== 'datasets' && k !== 'periods') throw new ConfigError(`tune.${k} is not a tune key (datasets, periods)`);
+  let instruments = [data];
+  if (v.datasets !== undefined) {
+    if (!Array.isArray(v.datasets) || v.datasets.length === 0) throw new ConfigError('tune.datasets must be a non-empty list of files or {file, instrument, …} mappings');
+    instruments = v.datasets.map((e, i) => resolveTuneInstrument(data, e, baseDir, `tune.datasets[${i}]`));
+  }
+  const periods = resolvePeriods(v.periods);
+  checkTuneData(instruments, periods, 'tune.datasets');
+  return { instruments, periods };
+}
+
+/** Checks that hold however the data sets were given (config or command line); instrument labels name folders. */
+export function checkTuneData(instruments: DataSpec[], periods: PeriodsSpec, where: string): void {
+  unique(instruments.map((d) => d.instrument), `${where}[].instrument`);
+  if (periods !== 1) {
+    instruments.forEach((d) => {
+      if (d.split.dates) {
+        throw new ConfigError(`tune.periods needs fraction splits, but ${d.instrument} has split.dates (one split for the whole file); give split.fractions so each period gets its own train / validation / test`);
+      }
+    });
+  }
 }
 
 function unique(names: string[], what: string): void {

@@ -11,7 +11,7 @@
 import { loadOhlcv, type OhlcvSeries } from '../data/loaders/ohlcv.js';
 import { returnSummary, type ReturnSummary } from '../data/inspect.js';
 import { splitSeries, type SplitDescription } from '../data/splits.js';
-import { formatTime } from '../data/time.js';
+import { formatTime, parseDateParam } from '../data/time.js';
 import { cutWindows, resolveWindowConfig, seriesBars, type PriceWindow, type WindowConfig } from '../data/windows.js';
 import { createRng } from '../tensor/rng.js';
 import { IGNORE_INDEX, type Example } from '../train/data.js';
@@ -40,7 +40,8 @@ export interface DataSummary {
   badRows: number;
   badRowExamples: string[];
   window: { known: number; horizon: number; scaling: string; precision: number };
-  parts: Array<{ name: string; first: string; last: string; bars: number; windows: number; stride: number }>;
+  /** `from`/`to`: bar indices [from, to) into the studied span (honest protocol only). */
+  parts: Array<{ name: string; first: string; last: string; bars: number; windows: number; stride: number; from?: number; to?: number }>;
   /** Windows actually forecast (the last ones of the test part when capped). */
   testWindowsUsed: number;
   /** Simple close-to-close returns of the studied span, in percent. */
@@ -51,12 +52,40 @@ export interface DataSummary {
   testUpShare: number | null;
 }
 
+/** Bars [from, to) of a series. */
+function sliceBars(s: OhlcvSeries, from: number, to: number): OhlcvSeries {
+  if (from <= 0 && to >= s.time.length) return s;
+  const cut = <T extends Float64Array | Int32Array | undefined>(a: T): T => (a ? (a.slice(from, to) as T) : a);
+  return { ...s, time: cut(s.time), open: cut(s.open), high: cut(s.high), low: cut(s.low), close: cut(s.close), adjClose: cut(s.adjClose), volume: cut(s.volume), lines: cut(s.lines) };
+}
+
 /** The last `n` bars of a series (0 = all): small studies use a recent slice. */
 export function tailSeries(s: OhlcvSeries, n: number): OhlcvSeries {
   if (n <= 0 || n >= s.time.length) return s;
-  const from = s.time.length - n;
-  const cut = <T extends Float64Array | Int32Array | undefined>(a: T): T => (a ? (a.slice(from) as T) : a);
-  return { ...s, time: cut(s.time), open: cut(s.open), high: cut(s.high), low: cut(s.low), close: cut(s.close), adjClose: cut(s.adjClose), volume: cut(s.volume), lines: cut(s.lines) };
+  return sliceBars(s, s.time.length - n, s.time.length);
+}
+
+/**
+ * The span a data set studies: its period (tune's periods) and `lastBars`. Date periods select bars first and
+ * `lastBars` keeps the last of those; segments cut the `lastBars` span into equal consecutive blocks, so the
+ * segments of one file never share a bar.
+ */
+export function studySpan(s: OhlcvSeries, d: Pick<DataSpec, 'lastBars' | 'period'>): OhlcvSeries {
+  const p = d.period;
+  if (!p) return tailSeries(s, d.lastBars);
+  if (p.kind === 'dates') {
+    const lo = p.start === undefined ? -Infinity : parseDateParam(p.start, 'period.start');
+    const hi = p.end === undefined ? Infinity : parseDateParam(p.end, 'period.end');
+    let from = 0;
+    while (from < s.time.length && s.time[from]! < lo) from++;
+    let to = from;
+    while (to < s.time.length && s.time[to]! < hi) to++;
+    if (to === from) throw new Error(`${s.file}: no bars in the period ${p.start ?? '…'} to ${p.end ?? '…'}`);
+    return tailSeries(sliceBars(s, from, to), d.lastBars);
+  }
+  const span = tailSeries(s, d.lastBars);
+  const n = span.time.length;
+  return sliceBars(span, Math.floor((p.index * n) / p.count), Math.floor(((p.index + 1) * n) / p.count));
 }
 
 export function windowConfigOf(d: DataSpec): WindowConfig {
@@ -67,7 +96,7 @@ export async function loadStudyData(config: Pick<StudyConfig, 'data' | 'protocol
   const d = config.data;
   // Bad rows are skipped and counted, not fatal: the report lists how many, with the first few file:line notes.
   const full = await loadOhlcv(d.file, { onBadRow: 'skip' });
-  const series = tailSeries(full, d.lastBars);
+  const series = studySpan(full, d);
   const cfg = windowConfigOf(d);
   let train: PriceWindow[], val: PriceWindow[], test: PriceWindow[];
   let parts: DataSummary['parts'];
@@ -125,7 +154,7 @@ export async function loadStudyData(config: Pick<StudyConfig, 'data' | 'protocol
 }
 
 function partsOf(desc: SplitDescription): DataSummary['parts'] {
-  return desc.parts.map((p) => ({ name: p.name, first: p.first, last: p.last, bars: p.bars, windows: p.windows, stride: p.stride }));
+  return desc.parts.map((p) => ({ name: p.name, first: p.first, last: p.last, bars: p.bars, windows: p.windows, stride: p.stride, from: p.from, to: p.to }));
 }
 
 /** 30 equal bins over the 0.5–99.5 % range of percent returns (the extreme tails are clamped into the end bins). */

@@ -19,6 +19,13 @@ export interface RunEnv {
   commit?: string | null;
 }
 
+/** Windows of one part: how many, the first bar the earliest reads and the last bar the latest predicts (ISO, UTC). */
+export interface WindowSpan {
+  n: number;
+  first: string;
+  last: string;
+}
+
 /** What one child process measured (runs/<model>/<method>/seed-N/result.json). */
 export interface RunResult {
   id: string;
@@ -51,6 +58,11 @@ export interface RunResult {
   valSkill?: number | null;
   /** Annualized Sharpe of trading the validation forecasts with the study's back-test rule (tune's val-backtest). */
   valSharpe?: number | null;
+  /**
+   * Which windows the run touched, by part: trained on, scored on validation (loss, and forecasts when asked), and
+   * forecast on test (null when it made no test forecast). Lets a search prove it never read a test span.
+   */
+  windowsUsed?: { train: WindowSpan | null; val: WindowSpan | null; test: WindowSpan | null };
   forgetting: { before: number; after: number; delta: number } | null;
   env: RunEnv;
   /** The run's own evaluation: its model and the baselines on the same windows. */

@@ -174,7 +174,7 @@ describe('fintune tune', () => {
     const tuneOut = fs.mkdtempSync(path.join(os.tmpdir(), 'fintune-tune-'));
     cleanup.push(tuneOut);
     const config = { ...tinyConfig(), data: { ...tinyConfig().data, forgetting: undefined } };
-    const r = await tune(config, { out: tuneOut, method: 'full', strategy: 'genetic', trials: 5, space: { lr: [1e-3, 1e-2] }, childArgv: CHILD, log: () => {} });
+    const r = await tune(config, { out: tuneOut, method: 'full', strategy: 'genetic', trials: 5, space: { lr: [1e-3, 1e-2] }, finalTest: false, childArgv: CHILD, log: () => {} });
     // Only two distinct points exist: both are tried once, not five times.
     expect(r.trialsRun).toBe(2);
     expect(r.trials.map((t) => t.values.lr).sort()).toEqual([1e-3, 1e-2]);
@@ -191,7 +191,7 @@ describe('fintune tune', () => {
     cleanup.push(tuneOut);
     const config = { ...tinyConfig(), data: { ...tinyConfig().data, forgetting: undefined } };
     await expect(tune(config, { out: tuneOut, method: 'full', strategy: 'grid', trials: 2, space: { 'data.known': [4, 5] }, childArgv: CHILD })).rejects.toThrow(/val-skill/);
-    const r = await tune(config, { out: tuneOut, method: 'full', strategy: 'random', trials: 2, objective: 'val-skill', space: { 'data.known': [4, 5] }, childArgv: CHILD, log: () => {} });
+    const r = await tune(config, { out: tuneOut, method: 'full', strategy: 'random', trials: 2, objective: 'val-skill', space: { 'data.known': [4, 5] }, finalTest: false, childArgv: CHILD, log: () => {} });
     expect(r.trialsRun).toBe(2);
     expect(r.objective).toMatch(/skill/);
     for (const t of r.trials) {
@@ -200,7 +200,7 @@ describe('fintune tune', () => {
     }
     expect(r.best!.valSkill).toBe(Math.max(...r.trials.map((t) => t.valSkill!)));
     // The same trials scored by trading their validation forecasts with costs (finished runs are reused).
-    const b = await tune(config, { out: tuneOut, method: 'full', strategy: 'random', trials: 2, objective: 'val-backtest', space: { 'data.known': [4, 5] }, childArgv: CHILD, log: () => {} });
+    const b = await tune(config, { out: tuneOut, method: 'full', strategy: 'random', trials: 2, objective: 'val-backtest', space: { 'data.known': [4, 5] }, finalTest: false, childArgv: CHILD, log: () => {} });
     expect(b.objective).toMatch(/back-test Sharpe/);
     expect(b.trials.some((t) => typeof t.valSharpe === 'number')).toBe(true);
     for (const t of b.trials) expect(t.score).toBe(t.valSharpe == null ? null : -t.valSharpe);
