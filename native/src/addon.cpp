@@ -7,6 +7,7 @@
 // the kernel runs, so a wrong shape from JS is a thrown RangeError, not memory corruption.
 #define NAPI_VERSION 8
 #include <node_api.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,13 +125,18 @@ const FtKernels& K() { return g_tables[g_active]; }
   }                                                                  \
   napi_value name##_impl(napi_callback_info info)
 
-FN(js_gemm) {
-  Args a = read_args(info, 4);
+// The f32 part of every GEMM call: P = [transA, transB, M, N, K, alpha, beta, aOff, lda, strideA, bOff, ldb,
+// strideB, cOff, ldc, strideC, batch]. Checks A and C against their arrays; B's storage is the caller's to check
+// (bSpan gives its stored shape and strides).
+struct BSpan {
+  double shape[3], strides[3];
+};
+
+FtGemm read_gemm(const Args& a, const Arr& A, const Arr& C, BSpan* bs) {
   if (a.np < 17) fail("gemm params");
   const double* P = a.P;
-  Arr A = F(a.v[0], "gemm: a must be a Float32Array"), B = F(a.v[1], "gemm: b must be a Float32Array"),
-      C = F(a.v[2], "gemm: c must be a Float32Array");
   FtGemm g;
+  memset(&g, 0, sizeof g);
   g.transA = P[0] != 0;
   g.transB = P[1] != 0;
   g.M = (long)P[2], g.N = (long)P[3], g.K = (long)P[4];
@@ -144,16 +150,71 @@ FN(js_gemm) {
   double ar = g.transA ? g.K : g.M, ac = g.transA ? g.M : g.K;
   double br = g.transB ? g.N : g.K, bc = g.transB ? g.K : g.N;
   double sa[3] = {(double)g.batch, ar, ac}, ta[3] = {(double)g.strideA, (double)g.lda, 1};
-  double sb[3] = {(double)g.batch, br, bc}, tb[3] = {(double)g.strideB, (double)g.ldb, 1};
   double sc[3] = {(double)g.batch, (double)g.M, (double)g.N}, tc[3] = {(double)g.strideC, (double)g.ldc, 1};
-  if (g.K > 0) {
-    need_span(A, P[7], 3, sa, ta, "gemm: a is too small for the given shape");
-    need_span(B, P[10], 3, sb, tb, "gemm: b is too small for the given shape");
-  }
+  *bs = BSpan{{(double)g.batch, br, bc}, {(double)g.strideB, (double)g.ldb, 1}};
+  if (g.K > 0) need_span(A, P[7], 3, sa, ta, "gemm: a is too small for the given shape");
   need_span(C, P[13], 3, sc, tc, "gemm: c is too small for the given shape");
   g.a = fp(A, P[7]);
-  g.b = fp(B, P[10]);
   g.c = fp(C, P[13]);
+  return g;
+}
+
+FN(js_gemm) {
+  Args a = read_args(info, 4);
+  Arr A = F(a.v[0], "gemm: a must be a Float32Array"), B = F(a.v[1], "gemm: b must be a Float32Array"),
+      C = F(a.v[2], "gemm: c must be a Float32Array");
+  BSpan bs;
+  FtGemm g = read_gemm(a, A, C, &bs);
+  if (g.K > 0) need_span(B, a.P[10], 3, bs.shape, bs.strides, "gemm: b is too small for the given shape");
+  g.b = fp(B, a.P[10]);
+  g.bfmt = FT_B_F32;
+  K().gemm(&g);
+  return undef();
+}
+
+// gemmBf16(a, b: Uint16Array of bf16 bits, c, P): the same GEMM with B stored as bf16, widened inside the kernels.
+FN(js_gemm_bf16) {
+  Args a = read_args(info, 4);
+  Arr A = F(a.v[0], "gemmBf16: a must be a Float32Array"), C = F(a.v[2], "gemmBf16: c must be a Float32Array");
+  Arr B = get_arr(a.v[1], napi_uint16_array, false, "gemmBf16: b must be a Uint16Array");
+  BSpan bs;
+  FtGemm g = read_gemm(a, A, C, &bs);
+  if (g.K > 0) need_span(B, a.P[10], 3, bs.shape, bs.strides, "gemmBf16: b is too small for the given shape");
+  g.b16 = static_cast<const uint16_t*>(B.p) + (long)a.P[10];
+  g.bfmt = FT_B_BF16;
+  K().gemm(&g);
+  return undef();
+}
+
+// gemm4bit(a, packed: Uint8Array, code: Float32Array(16), absmax: Float32Array, c, P): B is a bitsandbytes 4-bit
+// tensor; P[10] (bOff) is the flat element of B's first element and P[17] the block size. Every element the
+// strides reach must have its byte and its absmax.
+FN(js_gemm_4bit) {
+  Args a = read_args(info, 6);
+  Arr A = F(a.v[0], "gemm4bit: a must be a Float32Array"), C = F(a.v[4], "gemm4bit: c must be a Float32Array");
+  Arr Q = get_arr(a.v[1], napi_uint8_array, false, "gemm4bit: packed must be a Uint8Array");
+  Arr Code = F(a.v[2], "gemm4bit: code must be a Float32Array"), Am = F(a.v[3], "gemm4bit: absmax must be a Float32Array");
+  if (a.np < 18) fail("gemm4bit params");
+  BSpan bs;
+  FtGemm g = read_gemm(a, A, C, &bs);
+  const double blockSize = a.P[17];
+  if (!(blockSize >= 1) || blockSize != (double)(long)blockSize) fail("gemm4bit: block size must be a positive integer");
+  if (Code.len < 16) fail("gemm4bit: the code must have 16 values");
+  if (g.K > 0 && g.N > 0 && g.batch > 0) {
+    // Element range [lo, hi] of the flat 4-bit tensor; then its bytes and blocks.
+    Arr span;
+    span.len = Q.len * 2;
+    need_span(span, a.P[10], 3, bs.shape, bs.strides, "gemm4bit: b is too small for the given shape");
+    double hi = a.P[10];
+    for (int d = 0; d < 3; ++d) hi += (bs.shape[d] - 1) * bs.strides[d];
+    if (floor(hi / blockSize) >= (double)Am.len) fail("gemm4bit: absmax has too few blocks for the given shape");
+  }
+  g.q4 = static_cast<const uint8_t*>(Q.p);
+  g.q4code = fp(Code);
+  g.q4absmax = fp(Am);
+  g.q4block = (long)blockSize;
+  g.q4off = (long)a.P[10];
+  g.bfmt = FT_B_4BIT;
   K().gemm(&g);
   return undef();
 }
@@ -637,6 +698,27 @@ FN(js_set_gemm_shared_b) {
   return undef();
 }
 
+// readBandwidth(seconds): GB/s of summing a 256 MiB buffer with ft_threads() threads (best of several passes).
+FN(js_read_bw) {
+  size_t n = 1;
+  napi_value v;
+  check(napi_get_cb_info(g_env, info, &n, &v, nullptr, nullptr), "readBandwidth");
+  double secs = 0.5;
+  napi_get_value_double(g_env, v, &secs);
+  return num(K().read_bw(secs));
+}
+
+// setSpinMicros(us): how long the pool worker spins after a task before sleeping; returns the previous value.
+FN(js_set_spin_us) {
+  size_t n = 1;
+  napi_value v;
+  check(napi_get_cb_info(g_env, info, &n, &v, nullptr, nullptr), "setSpinMicros");
+  double us = 0;
+  check(napi_get_value_double(g_env, v, &us), "setSpinMicros: expected a number");
+  if (!(us >= 0)) fail("setSpinMicros: expected a non-negative number of microseconds");
+  return num((double)ft_set_spin_us(us > 1e12 ? (long)1e12 : (long)us));
+}
+
 FN(js_fma_peak) {
   size_t n = 1;
   napi_value v;
@@ -689,6 +771,10 @@ NAPI_MODULE_INIT() {
     napi_callback fn;
   } fns[] = {
       {"gemm", js_gemm},
+      {"gemmBf16", js_gemm_bf16},
+      {"gemm4bit", js_gemm_4bit},
+      {"readBandwidth", js_read_bw},
+      {"setSpinMicros", js_set_spin_us},
       {"unary", js_unary},
       {"binary", js_binary},
       {"affine", js_affine},

@@ -18,7 +18,12 @@ void ft_set_threads(int n);
 // Waits until both threads of the current 2-thread ft_parallel call reach it. Only for tasks run with nthreads == 2.
 void ft_barrier(void);
 // A per-thread, 64-byte aligned scratch buffer that only grows; `slot` separates independent uses.
+// Slots: 0, 1 GEMM packing; 2, 3 norms/attention; 4, 5 shared packed B; 6 decoded B rows (bf16/4-bit);
+// 7 GEMV accumulators; 8 GEMV gathered A.
 float* ft_scratch(int tid, int slot, size_t floats);
+// How long the worker spins after a task before it sleeps (microseconds; default 200). Decode loops raise it
+// so the worker stays hot between tokens; returns the previous value.
+long ft_set_spin_us(long us);
 
 // ---- kernel arguments -----------------------------------------------------------------------------------
 struct FtGemm {
@@ -32,7 +37,20 @@ struct FtGemm {
   float* c;
   long ldc, strideC;
   long batch;
+  // The storage of B (fields after `batch`, so the positional initializers of f32 GEMMs leave them zero = f32).
+  //  FT_B_F32:  `b`.
+  //  FT_B_BF16: `b16` (already offset), bf16 bits (the top half of an f32), same ldb / strideB in elements.
+  //  FT_B_4BIT: element (r, c) of stored B in batch bi is element e = q4off + bi*strideB + r*ldb + c of a flat
+  //             bitsandbytes 4-bit tensor: byte q4[e >> 1], high nibble when e is even; its value is
+  //             q4code[nibble] * q4absmax[e / q4block], one f32 multiply.
+  int bfmt;
+  const uint16_t* b16;
+  const uint8_t* q4;
+  const float* q4code;
+  const float* q4absmax;
+  long q4block, q4off;
 };
+enum { FT_B_F32 = 0, FT_B_BF16 = 1, FT_B_4BIT = 2 };
 
 // A strided operand of an elementwise op (strides in elements, up to 8 dims).
 struct FtView {
@@ -66,6 +84,7 @@ struct FtKernels {
   void (*gemm)(const FtGemm*);
   void (*set_gemm_shared_b)(int on);
   double (*fma_peak)(double seconds);  // measured GFLOP/s over ft_threads() threads
+  double (*read_bw)(double seconds);   // measured read bandwidth (GB/s) over ft_threads() threads
   void (*unary)(int op, int nd, const long* shape, const FtView* x, float* out);
   void (*binary)(int op, int nd, const long* shape, const FtView* a, const FtView* b, float* out);
   void (*affine)(int nd, const long* shape, const FtView* x, float alpha, float beta, float* out);

@@ -88,6 +88,52 @@ double peak_loop(long iters) {
 const double PEAK_FLOPS_PER_ITER = 12.0 * 8 * 2;
 #pragma GCC pop_options
 
+// Vector primitives of the GEMV path (gemv.inc) and the bandwidth probe (peak.inc).
+typedef __m256 V;
+const long VL = 8;
+const int GEMV_REGS = 16;
+inline V v_zero() { return _mm256_setzero_ps(); }
+inline V v_set1(float x) { return _mm256_set1_ps(x); }
+inline V v_load(const float* p) { return _mm256_loadu_ps(p); }
+// bf16 → f32 is a shift into the top half of each lane.
+inline V v_load(const uint16_t* p) {
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)p)), 16));
+}
+inline V v_fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+inline V v_add(V a, V b) { return _mm256_add_ps(a, b); }
+inline void v_store(float* p, V v) { _mm256_storeu_ps(p, v); }
+inline float v_hsum(V v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+inline float s_fma(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
+
+// out[2j] = lut[q[j] >> 4], out[2j+1] = lut[q[j] & 15]. vpermps indexes 8 entries, so the 16-entry table is two
+// registers and bit 3 of each nibble (moved to the sign bit) picks between the two lookups.
+void dec4_pairs(const uint8_t* q, long np, const float* lut, float* out) {
+  const __m256 l0 = _mm256_loadu_ps(lut), l1 = _mm256_loadu_ps(lut + 8);
+  const __m128i m4 = _mm_set1_epi8(15);
+  long j = 0;
+  for (; j + 8 <= np; j += 8) {
+    __m128i x = _mm_loadl_epi64((const __m128i*)(q + j));
+    __m128i ix = _mm_unpacklo_epi8(_mm_and_si128(_mm_srli_epi16(x, 4), m4), _mm_and_si128(x, m4));
+    __m256i i0 = _mm256_cvtepu8_epi32(ix), i1 = _mm256_cvtepu8_epi32(_mm_srli_si128(ix, 8));
+    __m256 v0 = _mm256_blendv_ps(_mm256_permutevar8x32_ps(l0, i0), _mm256_permutevar8x32_ps(l1, i0),
+                                 _mm256_castsi256_ps(_mm256_slli_epi32(i0, 28)));
+    __m256 v1 = _mm256_blendv_ps(_mm256_permutevar8x32_ps(l0, i1), _mm256_permutevar8x32_ps(l1, i1),
+                                 _mm256_castsi256_ps(_mm256_slli_epi32(i1, 28)));
+    _mm256_storeu_ps(out + 2 * j, v0);
+    _mm256_storeu_ps(out + 2 * j + 8, v1);
+  }
+  for (; j < np; ++j) {
+    out[2 * j] = lut[q[j] >> 4];
+    out[2 * j + 1] = lut[q[j] & 15];
+  }
+}
+
+#include "gemv.inc"
 #include "peak.inc"
 #include "gemm.inc"
 #include "impl.inc"

@@ -1,6 +1,11 @@
 // AVX-512 unit: compiled with -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma and entered only after addon.cpp
 // has checked the CPU. Everything except the exported table filler is in an anonymous namespace, so no inline
 // function or template instance compiled here can be shared with (and picked by the linker for) other units.
+// GCC 12's AVX-512 intrinsics (vpmovzx, vpermps, vshuff32x4, ...) build their unused pass-through operand from
+// an intentionally uninitialized `_mm512_undefined_*()`, and -Wall then reports it at the header line (GCC bug
+// 105593, fixed in 13). The pragmas must precede the header for its lines to be covered.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 #include <math.h>
 #include <stdio.h>
@@ -123,6 +128,51 @@ double peak_loop(long iters) {
 const double PEAK_FLOPS_PER_ITER = 24.0 * 16 * 2;
 #pragma GCC pop_options
 
+// Vector primitives of the GEMV path (gemv.inc) and the bandwidth probe (peak.inc).
+typedef __m512 V;
+const long VL = 16;
+const int GEMV_REGS = 32;
+inline V v_zero() { return _mm512_setzero_ps(); }
+inline V v_set1(float x) { return _mm512_set1_ps(x); }
+inline V v_load(const float* p) { return _mm512_loadu_ps(p); }
+// bf16 → f32 is a shift into the top half of each lane (no AVX512-BF16 instructions).
+inline V v_load(const uint16_t* p) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i*)p)), 16));
+}
+inline V v_fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+inline V v_add(V a, V b) { return _mm512_add_ps(a, b); }
+inline void v_store(float* p, V v) { _mm512_storeu_ps(p, v); }
+// Fixed-order tree: 256-bit halves, then 128-bit quarters, then within the lane. (Not _mm512_reduce_add_ps:
+// GCC 12 warns about an uninitialized temporary inside it.)
+inline float v_hsum(V v) {
+  V s = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0x4E));
+  s = _mm512_add_ps(s, _mm512_shuffle_f32x4(s, s, 0xB1));
+  __m128 q = _mm512_castps512_ps128(s);
+  q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+  q = _mm_add_ss(q, _mm_shuffle_ps(q, q, 1));
+  return _mm_cvtss_f32(q);
+}
+inline float s_fma(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
+
+// out[2j] = lut[q[j] >> 4], out[2j+1] = lut[q[j] & 15]: the 16-entry table sits in one register and
+// vpermps looks up 16 nibbles at once (16 bytes → 32 floats per step).
+void dec4_pairs(const uint8_t* q, long np, const float* lut, float* out) {
+  const __m512 l = _mm512_loadu_ps(lut);
+  const __m128i m4 = _mm_set1_epi8(15);
+  long j = 0;
+  for (; j + 16 <= np; j += 16) {
+    __m128i x = _mm_loadu_si128((const __m128i*)(q + j));
+    __m128i hi = _mm_and_si128(_mm_srli_epi16(x, 4), m4), lo = _mm_and_si128(x, m4);
+    _mm512_storeu_ps(out + 2 * j, _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm_unpacklo_epi8(hi, lo)), l));
+    _mm512_storeu_ps(out + 2 * j + 16, _mm512_permutexvar_ps(_mm512_cvtepu8_epi32(_mm_unpackhi_epi8(hi, lo)), l));
+  }
+  for (; j < np; ++j) {
+    out[2 * j] = lut[q[j] >> 4];
+    out[2 * j + 1] = lut[q[j] & 15];
+  }
+}
+
+#include "gemv.inc"
 #include "peak.inc"
 #include "gemm.inc"
 #include "impl.inc"

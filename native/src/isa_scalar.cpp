@@ -1,5 +1,6 @@
 // Baseline unit (x86-64 SSE2 only): the fallback for any CPU, and the reference path the others are checked
 // against in the twin tests. The micro-kernel is plain C++; the compiler vectorizes its rows with SSE2.
+#include <emmintrin.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,37 @@ double peak_loop(long iters) {
 }
 const double PEAK_FLOPS_PER_ITER = 8.0 * 4 * 2;
 
+
+// Vector primitives of the GEMV path (gemv.inc) and the bandwidth probe (peak.inc): SSE2, which every x86-64
+// has. No FMA here, so v_fma and its scalar twin are a multiply then an add.
+typedef __m128 V;
+const long VL = 4;
+const int GEMV_REGS = 16;
+inline V v_zero() { return _mm_setzero_ps(); }
+inline V v_set1(float x) { return _mm_set1_ps(x); }
+inline V v_load(const float* p) { return _mm_loadu_ps(p); }
+// bf16 → f32: interleaving zeros below each 16-bit value puts it in the top half of a 32-bit lane.
+inline V v_load(const uint16_t* p) {
+  return _mm_castsi128_ps(_mm_unpacklo_epi16(_mm_setzero_si128(), _mm_loadl_epi64((const __m128i*)p)));
+}
+inline V v_fma(V a, V b, V c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }
+inline V v_add(V a, V b) { return _mm_add_ps(a, b); }
+inline void v_store(float* p, V v) { _mm_storeu_ps(p, v); }
+inline float v_hsum(V v) {
+  V s = _mm_add_ps(v, _mm_movehl_ps(v, v));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+inline float s_fma(float a, float b, float c) { return a * b + c; }
+
+void dec4_pairs(const uint8_t* q, long np, const float* lut, float* out) {
+  for (long j = 0; j < np; ++j) {
+    out[2 * j] = lut[q[j] >> 4];
+    out[2 * j + 1] = lut[q[j] & 15];
+  }
+}
+
+#include "gemv.inc"
 #include "peak.inc"
 #include "gemm.inc"
 #include "impl.inc"

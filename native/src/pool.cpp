@@ -21,7 +21,7 @@
 namespace {
 
 const int kMaxThreads = 2;  // the calling thread plus one worker
-const int kSlots = 6;
+const int kSlots = 9;
 
 std::atomic<uint64_t> g_generation{0};
 std::atomic<int> g_done{0};
@@ -52,8 +52,10 @@ std::atomic<int> g_bar_count{0};
 std::atomic<int> g_bar_sense{0};
 thread_local int t_sense = 0;
 
-// Spin ~200 µs before sleeping: long enough to bridge the JS glue between consecutive kernels.
-const auto kSpin = std::chrono::microseconds(200);
+// Spin ~200 µs before sleeping by default: long enough to bridge the JS glue between consecutive kernels.
+// Token-by-token generation leaves longer gaps (sampling, the JS of a whole step), so it may raise this for the
+// length of a decode loop (ft_set_spin_us) instead of paying a wake-up per kernel.
+std::atomic<long> g_spin_us{200};
 
 void worker_main() {
   uint64_t seen = 0;
@@ -62,7 +64,8 @@ void worker_main() {
     int n = 0;
     while (g_generation.load(std::memory_order_acquire) == seen) {
       _mm_pause();
-      if (++n % 256 == 0 && std::chrono::steady_clock::now() - t0 > kSpin) {
+      if (++n % 256 == 0 &&
+          std::chrono::steady_clock::now() - t0 > std::chrono::microseconds(g_spin_us.load(std::memory_order_relaxed))) {
         std::unique_lock<std::mutex> lock(g_mutex);
         g_sleeping = true;
         g_cv.wait(lock, [&] { return g_generation.load(std::memory_order_acquire) != seen; });
@@ -83,6 +86,8 @@ extern "C" {
 int ft_threads(void) { return g_nthreads; }
 
 void ft_set_threads(int n) { g_nthreads = n < 1 ? 1 : n > kMaxThreads ? kMaxThreads : n; }
+
+long ft_set_spin_us(long us) { return g_spin_us.exchange(us < 0 ? 0 : us, std::memory_order_relaxed); }
 
 float* ft_scratch(int, int slot, size_t floats) {
   Scratch& s = t_scratch[slot];

@@ -46,6 +46,34 @@ export type UnaryOp =
 
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'max' | 'min' | 'eq' | 'gt' | 'lt';
 
+/**
+ * A B operand of `gemm` stored in a compressed format instead of `b`; the kernels convert it element by element
+ * as they read it (f32 accumulation throughout), so no f32 copy of the whole matrix is ever made.
+ *
+ *  - 'bf16': `data` holds bf16 bit patterns (the top half of an f32; widening is a shift left by 16). B's stored
+ *    element (r, c) of batch bt is data[off + bt*strideB + r*ldb + c], exactly as `b` would be indexed.
+ *  - 'nf4' | 'fp4': a bitsandbytes 4-bit tensor (Params4bit). Element (r, c) of batch bt is flat element
+ *    e = off + bt*strideB + r*ldb + c of the quantized tensor: its code is the high nibble of packed[e >> 1] when e
+ *    is even, the low nibble when odd, and its value is f32(code[nibble] * absmax[floor(e / blockSize)]) —
+ *    dequantize4bitInto's arithmetic. A Params4bit [out, in] weight is row-major, so the forward x·Wᵀ is
+ *    transB with ldb = in, and dy·W is not transB with ldb = in. `absmax` is the f32 absmax of every block (a
+ *    double-quantized weight passes its nested absmaxes decoded once). The format name only documents which code
+ *    book `code` is; the 16 values are what counts.
+ *
+ * With `bq` set, `b` and `bOff` are ignored (pass any buffer of the compute type, e.g. `c`); ldb and strideB keep
+ * their meaning in elements of B.
+ */
+export type GemmQuantB =
+  | { format: 'bf16'; data: Uint16Array; off: number }
+  | {
+      format: 'nf4' | 'fp4';
+      packed: Uint8Array;
+      code: Float32Array;
+      absmax: Float32Array;
+      blockSize: number;
+      off: number;
+    };
+
 export interface GemmParams {
   /**
    * For b in [0, batch): C_b = alpha * op(A_b) @ op(B_b) + beta * C_b, op(X) = X or Xᵀ.
@@ -75,6 +103,8 @@ export interface GemmParams {
   ldc: number;
   strideC: number;
   batch: number;
+  /** B stored as bf16 or 4-bit codes instead of `b` (see GemmQuantB). */
+  bq?: GemmQuantB;
 }
 
 /**
@@ -122,6 +152,11 @@ export interface Backend {
   readonly threads: number;
 
   // ---- dense linear algebra -------------------------------------------------------------------------------
+  /**
+   * The native backend streams B once instead of packing it when M <= 4 (decoding: a matrix-vector product per
+   * row of A), and converts a `bq` operand inside the kernels; the ts backend widens / dequantizes `bq` into a
+   * temporary and runs its reference GEMM.
+   */
   gemm(p: GemmParams): void;
 
   // ---- generic strided elementwise (out is contiguous, `n` elements, shape given) ---------------------------

@@ -32,6 +32,14 @@ import { tsBackend } from './ts_backend/index.js';
 /** The addon's exports (see native/src/addon.cpp): typed arrays first, numbers packed in a Float64Array. */
 export interface NativeAddon {
   gemm(a: Float32Array, b: Float32Array, c: Float32Array, p: Float64Array): void;
+  /** gemm with B as bf16 bits (P as gemm's; P[10] = element offset into b). */
+  gemmBf16(a: Float32Array, b: Uint16Array, c: Float32Array, p: Float64Array): void;
+  /** gemm with B a bitsandbytes 4-bit tensor (P as gemm's; P[10] = first flat element, P[17] = block size). */
+  gemm4bit(a: Float32Array, packed: Uint8Array, code: Float32Array, absmax: Float32Array, c: Float32Array, p: Float64Array): void;
+  /** Measured read bandwidth in GB/s (a 256 MiB buffer summed with the current threads, best of passes). */
+  readBandwidth(seconds: number): number;
+  /** How long the pool worker spins after a task before sleeping (µs, default 200); returns the previous value. */
+  setSpinMicros(us: number): number;
   unary(op: number, x: Float32Array, out: Float32Array, p: Float64Array): void;
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, p: Float64Array): void;
   affine(x: Float32Array, out: Float32Array, p: Float64Array): void;
@@ -133,6 +141,25 @@ export function nativeInfo(): NativeInfo {
 /** FMA peak (GFLOP/s) measured in-process with the current ISA and threads: the yardstick for GEMM efficiency. */
 export function nativeFmaPeak(seconds = 0.5): number {
   return addonOrThrow().fmaPeak(seconds);
+}
+
+/**
+ * Read bandwidth (GB/s) measured in-process with the current ISA and threads: summing a 256 MiB buffer (far
+ * beyond the caches), best of the passes that fit in about `seconds`. The yardstick of the decode GEMV, which
+ * reads each weight once per token.
+ */
+export function nativeReadBandwidth(seconds = 0.5): number {
+  return addonOrThrow().readBandwidth(seconds);
+}
+
+/**
+ * How long (µs) the native pool's worker spins after each task before it sleeps; 200 by default. A decode loop
+ * may raise it (e.g. to 20000) so the worker stays hot across the JS work between two tokens, and restore it
+ * after: it returns the previous value. A no-op returning 0 when the native addon is unavailable.
+ */
+export function setNativeSpinMicros(us: number): number {
+  const s = loadNative();
+  return s.ok ? s.addon.setSpinMicros(us) : 0;
 }
 
 // ---- argument packing -------------------------------------------------------------------------------------
@@ -241,13 +268,20 @@ export function createNativeBackend(addon: NativeAddon): Backend {
     },
 
     gemm(p: GemmParams): void {
-      if (!f32(p.a, p.b, p.c)) return ts.gemm(p);
+      const q = p.bq;
+      if (q ? !f32(p.a, p.c) : !f32(p.a, p.b, p.c)) return ts.gemm(p);
       P[0] = p.transA ? 1 : 0; P[1] = p.transB ? 1 : 0; P[2] = p.M; P[3] = p.N; P[4] = p.K;
       P[5] = p.alpha; P[6] = p.beta;
       P[7] = p.aOff; P[8] = p.lda; P[9] = p.strideA;
-      P[10] = p.bOff; P[11] = p.ldb; P[12] = p.strideB;
+      P[10] = q ? q.off : p.bOff; P[11] = p.ldb; P[12] = p.strideB;
       P[13] = p.cOff; P[14] = p.ldc; P[15] = p.strideC; P[16] = p.batch;
-      A.gemm(p.a as Float32Array, p.b as Float32Array, p.c as Float32Array, P);
+      // The compressed B goes over as its own typed arrays (no copy); the kernels convert while reading.
+      if (!q) A.gemm(p.a as Float32Array, p.b as Float32Array, p.c as Float32Array, P);
+      else if (q.format === 'bf16') A.gemmBf16(p.a as Float32Array, q.data, p.c as Float32Array, P);
+      else {
+        P[17] = q.blockSize;
+        A.gemm4bit(p.a as Float32Array, q.packed, q.code, q.absmax, p.c as Float32Array, P);
+      }
     },
 
     unary(op, shape, x, out, outOff) {

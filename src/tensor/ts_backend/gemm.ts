@@ -6,8 +6,11 @@
  * contiguous: op(A)'s row i is gathered once into a temporary, then
  *  - B not transposed (stored K×N): i-k-j, the inner loop walks a row of B and the accumulator;
  *  - B transposed (stored N×K): i-j-k, the inner loop is a dot product along a row of B.
+ *
+ * A bf16 or 4-bit B (`bq`) is first widened / dequantized into a temporary of C's type over the range the
+ * strides reach, then multiplied as an ordinary B: plain, and the twin the native fused kernels are checked against.
  */
-import type { GemmParams } from '../backend.js';
+import type { Buf, GemmParams, GemmQuantB } from '../backend.js';
 import { checkSameType, checkSize } from './check.js';
 
 /** Throws unless every element of a batch of `rows`×`cols` matrices (row stride ld) lies inside the buffer. */
@@ -37,7 +40,53 @@ function checkMatrix(
   }
 }
 
+const f32 = Math.fround;
+
+/**
+ * The elements [q.off, last] of a bf16 / 4-bit B as values of c's type, with last the highest element the
+ * strides reach (null when B is empty). 4-bit: dequantize4bitInto's arithmetic (src/peft/quant/blockwise.ts),
+ * f32(code[nibble] * absmax[block]), element e in the high nibble of byte e >> 1 when e is even.
+ */
+function materializeB(p: GemmParams, q: GemmQuantB): { b: Buf; bOff: number } | null {
+  const rows = p.transB ? p.N : p.K;
+  const cols = p.transB ? p.K : p.N;
+  const len = q.format === 'bf16' ? q.data.length : q.packed.length * 2;
+  checkMatrix('B', len, q.off, p.ldb, p.strideB, rows, cols, p.batch);
+  if (rows === 0 || cols === 0 || p.batch === 0) return null;
+  const last = q.off + (p.batch - 1) * p.strideB + (rows - 1) * p.ldb + (cols - 1);
+  const n = last - q.off + 1;
+  const out: Buf = p.c instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
+  if (q.format === 'bf16') {
+    const bits = new Uint32Array(1);
+    const val = new Float32Array(bits.buffer);
+    for (let i = 0; i < n; i++) {
+      bits[0] = q.data[q.off + i]! << 16;
+      out[i] = val[0]!;
+    }
+  } else {
+    const { packed, code, absmax, blockSize } = q;
+    if (!Number.isInteger(blockSize) || blockSize < 1) throw new Error(`gemm: 4-bit block size must be a positive integer, got ${blockSize}`);
+    if (code.length < 16) throw new Error(`gemm: the 4-bit code has ${code.length} values, not 16`);
+    if (Math.floor(last / blockSize) >= absmax.length) {
+      throw new Error(`gemm: 4-bit B reaches block ${Math.floor(last / blockSize)} but absmax has ${absmax.length} values`);
+    }
+    for (let i = 0; i < n; i++) {
+      const e = q.off + i;
+      const byte = packed[e >> 1]!;
+      const nib = e & 1 ? byte & 15 : byte >> 4;
+      out[i] = f32(code[nib]! * absmax[Math.floor(e / blockSize)]!);
+    }
+  }
+  return { b: out, bOff: 0 };
+}
+
 export function gemm(p: GemmParams): void {
+  if (p.bq) {
+    const m = materializeB(p, p.bq);
+    const empty: Buf = p.c instanceof Float64Array ? new Float64Array(0) : new Float32Array(0);
+    // An empty B still runs the plain path, which scales C by beta (K = 0) or does nothing.
+    return gemm({ ...p, bq: undefined, b: m ? m.b : empty, bOff: m ? m.bOff : 0 });
+  }
   const { transA, transB, M, N, K, alpha, beta, a, b, c, batch } = p;
   checkSize('gemm', 'M', M);
   checkSize('gemm', 'N', N);
