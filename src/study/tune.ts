@@ -223,7 +223,7 @@ function timeNotes(infos: DatasetInfo[]): string[] {
   for (const a of infos) {
     const later = infos.filter((b) => b !== a && b.val.last >= a.test.first);
     if (later.length) {
-      notes.push(`${a.dataset}: its test starts ${a.test.first}, but the search also scored validation bars of ${later.map((b) => `${b.dataset} (up to ${b.val.last})`).join(', ')} — the choice of the best point saw prices from ${a.dataset}'s test period.`);
+      notes.push(`${a.dataset}: its test part starts ${when(a.test.first)}, but the search also scored later validation bars (${later.map((b) => `${b.dataset} up to ${when(b.val.last)}`).join(', ')}), so the best point was chosen with data from after that start: its test result is not strictly out of sample in time.`);
     }
   }
   return notes;
@@ -263,6 +263,9 @@ export async function tune(config: StudyConfig, o: TuneOptions): Promise<TuneRes
     tune: undefined,
   });
 
+  // Run ids are the same on every data set: the log says which one a line is about.
+  const tagged = (ds: TuneDataset, what = ''): ((line: string) => void) => (datasets.length > 1 || what ? (line) => log(`[${ds.label}${what ? ` ${what}` : ''}] ${line}`) : log);
+
   const evaluate = async (values: Record<string, number>): Promise<Trial> => {
     const k = keyOf(values);
     const prior = seen.get(k);
@@ -272,7 +275,7 @@ export async function tune(config: StudyConfig, o: TuneOptions): Promise<TuneRes
     const perDataset: DatasetScore[] = [];
     for (const ds of datasets) {
       const out = path.join(o.out, ds.dir);
-      const res = await runStudy(configFor(ds, values, method), { out, childArgv: o.childArgv, log, env: o.env, generate: false, valForecast: objective !== 'val-loss' });
+      const res = await runStudy(configFor(ds, values, method), { out, childArgv: o.childArgv, log: tagged(ds), env: o.env, generate: false, valForecast: objective !== 'val-loss' });
       runsExecuted += res.executed.length;
       runsSkipped += res.skipped.length;
       const run = res.results.runs.find((r) => r.method === method.name);
@@ -310,7 +313,7 @@ export async function tune(config: StudyConfig, o: TuneOptions): Promise<TuneRes
     };
     trials.push(t);
     seen.set(k, t);
-    if (datasets.length > 1) log(`tune: trial #${index} ${JSON.stringify(values)}: mean ${aggMean ?? '–'} over ${datasets.length} data sets (worst ${t.aggregate.worst ?? '–'} on ${t.aggregate.worstDataset ?? '–'})`);
+    if (datasets.length > 1) log(`tune: trial #${index} ${JSON.stringify(values)}: mean ${fmt(aggMean)} over ${datasets.length} data sets (worst ${fmt(t.aggregate.worst)} on ${t.aggregate.worstDataset ?? '–'})`);
     return t;
   };
   const pick = <T>(xs: readonly T[]): T => xs[rng.randint(xs.length)]!;
@@ -367,7 +370,7 @@ export async function tune(config: StudyConfig, o: TuneOptions): Promise<TuneRes
     const method = methodWith(base, best.values);
     for (const ds of datasets) {
       const out = path.join(o.out, ds.dir, 'final');
-      const res = await runStudy(configFor(ds, best.values, method), { out, childArgv: o.childArgv, log, env: o.env, generate: true, valForecast: false });
+      const res = await runStudy(configFor(ds, best.values, method), { out, childArgv: o.childArgv, log: tagged(ds, 'test'), env: o.env, generate: true, valForecast: false });
       const run = res.results.runs.find((r) => r.method === method.name && r.kind === 'main');
       const ev = res.results.evaluation;
       const rows: FinalTest['rows'] = (ev?.methods ?? []).map((m) => ({

@@ -32,6 +32,15 @@ describe('fintune study / report / tune on the command line', () => {
     const t = await runCli(['tune', bad, '--method', 'full', '--space', '{not json']);
     expect(t.code).toBe(2);
     expect(t.stderr).toMatch(/--space must be JSON/);
+    // The data sets of a multi-data-set search are checked before anything runs.
+    const good = path.join(dir, 'good.yaml');
+    fs.writeFileSync(good, `name: x\nmodels: [{name: m, preset: gpt2-tiny}]\nmethods: [full]\ndata: {file: ${JSON.stringify(path.join(DATA, 'stocknet/price/AAPL.csv'))}}\n`);
+    const p = await runCli(['tune', good, '--method', 'full', '--space', '{"lr":[1e-3]}', '--periods', '0']);
+    expect(p.code).toBe(2);
+    expect(p.stderr).toMatch(/--periods must be a count/);
+    const d = await runCli(['tune', good, '--method', 'full', '--space', '{"lr":[1e-3]}', '--dataset', path.join(dir, 'nowhere.csv')]);
+    expect(d.code).toBe(2);
+    expect(d.stderr).toMatch(/--dataset\[0\]\.file .*nowhere\.csv: no such file/);
     const rep = await runCli(['report', path.join(dir, 'missing.json')]);
     expect(rep.code).toBe(1);
   });
