@@ -218,7 +218,7 @@ async function describeDataset(config: StudyConfig, ds: TuneDataset): Promise<Da
  * The search selects on every data set's validation part. A data set's final test is strictly out of sample in
  * time only if no validation bar the search read (of any data set) lies at or after that test's first bar.
  */
-function timeNotes(infos: DatasetInfo[]): string[] {
+export function timeNotes(infos: DatasetInfo[]): string[] {
   const notes: string[] = [];
   for (const a of infos) {
     const later = infos.filter((b) => b !== a && b.val.last >= a.test.first);

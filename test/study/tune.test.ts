@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveStudyConfig, type StudyConfig } from '../../src/study/config.js';
 import { loadStudyData } from '../../src/study/data.js';
-import { tune, tuneDatasets } from '../../src/study/tune.js';
+import { timeNotes, tune, tuneDatasets, type DatasetInfo } from '../../src/study/tune.js';
 import { DATA, FIXTURES, ROOT } from '../helpers/paths.js';
 
 // Children run the TypeScript sources through the trainer tests' transpiling loader (no build needed).
@@ -117,6 +117,27 @@ describe('fintune tune over several data sets', () => {
     const d0 = await loadStudyData({ protocol: 'honest', data: dated[0]!.data });
     expect(d0.summary.first >= '2013-01-01').toBe(true);
     expect(d0.summary.last < '2014-01-01').toBe(true);
+  });
+
+  it('notes every data set whose test part starts before a validation bar the search read', () => {
+    const info = (dataset: string, val: [string, string], test: [string, string]): DatasetInfo => ({
+      dataset,
+      file: `${dataset}.csv`,
+      instrument: dataset,
+      period: null,
+      bars: 100,
+      train: { first: '2014-01-01T00:00:00.000Z', last: val[0], windows: 10 },
+      val: { first: val[0], last: val[1], windows: 5 },
+      test: { first: test[0], last: test[1], windows: 5 },
+    });
+    const p1 = info('X.p1of2', ['2014-03-01T00:00:00.000Z', '2014-04-01T00:00:00.000Z'], ['2014-04-02T00:00:00.000Z', '2014-05-01T00:00:00.000Z']);
+    const p2 = info('X.p2of2', ['2014-08-01T00:00:00.000Z', '2014-09-01T00:00:00.000Z'], ['2014-09-02T00:00:00.000Z', '2014-10-01T00:00:00.000Z']);
+    const notes = timeNotes([p1, p2]);
+    // Period 1's test precedes period 2's validation (the search's choice used later data); period 2's is clean.
+    expect(notes).toHaveLength(1);
+    expect(notes[0]).toMatch(/^X\.p1of2: its test part starts 2014-04-02, .*X\.p2of2 up to 2014-09-01.*not strictly out of sample/);
+    // Instruments split on the same dates: nothing to note.
+    expect(timeNotes([{ ...p2, dataset: 'A' }, { ...p2, dataset: 'B' }])).toEqual([]);
   });
 
   it('rejects bad tune sections naming the key', () => {
