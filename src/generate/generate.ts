@@ -5,12 +5,19 @@
  * Left padding: each row's real tokens are right-aligned; padded key positions are masked out (-Infinity in the
  * additive mask) and positions count from each row's first real token, so every row gets exactly the output it
  * would get alone.
+ *
+ * Per-token cost outside the kernels is kept small: the model computes logits for the last position only (the
+ * prefill too), each step runs in a memory scope so its buffers come back from the pool instead of the GC, greedy
+ * picks read the logits in place (no copy, no history) unless a penalty or constraint needs them, and the native
+ * pool's worker keeps spinning between steps for the length of the loop (worker_spin.ts).
  */
 import { noGrad } from '../tensor/autograd.js';
+import { tidy } from '../tensor/index.js';
 import { createRng } from '../tensor/rng.js';
 import { fromArray, type Tensor } from '../tensor/tensor.js';
 import type { CausalLM } from '../models/common.js';
 import type { TokenConstraint } from './constrained.js';
+import { DECODE_SPIN_MICROS, withWorkerSpin } from './worker_spin.js';
 
 export interface GenerateOptions {
   maxNewTokens: number;
@@ -73,76 +80,92 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
   const finish: (FinishReason | null)[] = prompts.map(() => null);
   const text: (string | null)[] = prompts.map(() => null);
   try {
-    noGrad(() => {
-      const caches = model.makeCaches(B, maxLen);
-      // Additive key mask for the whole run: -Infinity on each row's left padding.
-      const keyMask = new Float32Array(B * maxLen);
-      const nextPos = new Int32Array(B);
-      const ids = new Int32Array(B * L);
-      const pos = new Int32Array(B * L);
-      prompts.forEach((p, b) => {
-        const padN = L - p.length;
-        for (let t = 0; t < L; t++) {
-          ids[b * L + t] = t < padN ? pad : p[t - padN]!;
-          pos[b * L + t] = Math.max(0, t - padN);
-          if (t < padN) keyMask[b * maxLen + t] = -Infinity;
-        }
-        nextPos[b] = p.length;
-      });
-      const maskView = (S: number): Tensor | null =>
-        L === Math.min(...prompts.map((p) => p.length)) ? null : fromArray(keyMask, [B, maxLen]).slice(1, 0, S);
-
-      let logits = model.forward(fromArray(ids, [B, L]), { caches, positionIds: pos, attentionMask: maskView(L) });
-      let S = L;
-      for (let step = 0; step < opts.maxNewTokens; step++) {
-        const V = logits.shape[2]!;
-        const T = logits.shape[1]!;
-        const all = logits.buf;
-        const chosen: (number | null)[] = [];
-        opts.onLogits?.(
-          step,
-          prompts.map((_, b) => Float32Array.from(all.subarray((b * T + T - 1) * V, (b * T + T) * V))),
-        );
-        for (let b = 0; b < B; b++) {
-          if (finish[b]) {
-            chosen.push(null);
-            continue;
+    withWorkerSpin(DECODE_SPIN_MICROS, () =>
+      noGrad(() => {
+        const caches = model.makeCaches(B, maxLen);
+        // Additive key mask for the whole run: -Infinity on each row's left padding.
+        const keyMask = new Float32Array(B * maxLen);
+        const nextPos = new Int32Array(B);
+        const ids = new Int32Array(B * L);
+        const pos = new Int32Array(B * L);
+        prompts.forEach((p, b) => {
+          const padN = L - p.length;
+          for (let t = 0; t < L; t++) {
+            ids[b * L + t] = t < padN ? pad : p[t - padN]!;
+            pos[b * L + t] = Math.max(0, t - padN);
+            if (t < padN) keyMask[b * maxLen + t] = -Infinity;
           }
-          const row = Float64Array.from(all.subarray((b * T + T - 1) * V, (b * T + T) * V));
-          const tok = pickToken(row, [...prompts[b]!, ...out[b]!], opts, rng, opts.constraints?.[b]);
-          if (tok === null) {
-            finish[b] = 'constraint';
-            chosen.push(null);
-            continue;
-          }
-          out[b]!.push(tok);
-          opts.constraints?.[b]?.advance(tok);
-          chosen.push(tok);
-          if (eos.has(tok)) finish[b] = 'eos';
-          else if (opts.constraints?.[b]?.done()) finish[b] = 'constraint';
-          else if (opts.stopStrings?.length) {
-            const s = opts.decode!(out[b]!);
-            const hit = firstStop(s, opts.stopStrings);
-            if (hit >= 0) {
-              finish[b] = 'stop_string';
-              text[b] = s.slice(0, hit);
-            }
-          }
-        }
-        opts.onToken?.(step, chosen);
-        if (finish.every((f) => f) || step === opts.maxNewTokens - 1) break;
-        // Next input: each row's new token (finished rows feed padding that nobody reads).
+          nextPos[b] = p.length;
+        });
+        const padded = prompts.some((p) => p.length !== L);
+        const maskView = (S: number): Tensor | null => (padded ? fromArray(keyMask, [B, maxLen]).slice(1, 0, S) : null);
+        // Logits [B, 1, V] of the last position; the step's intermediates go back to the pool at its end.
+        const forwardStep = (x: Int32Array, T: number, positionIds: Int32Array, S: number): Tensor =>
+          tidy(() => model.forward(fromArray(x, [B, T]), { caches, positionIds, attentionMask: maskView(S), logitsToKeep: 1 }));
+        // Greedy without a penalty or constraint reads the logits in place (the same pick as pickToken's).
+        const plainGreedy = !opts.doSample && (opts.repetitionPenalty ?? 1) === 1;
         const next = new Int32Array(B);
         const npos = new Int32Array(B);
-        for (let b = 0; b < B; b++) {
-          next[b] = chosen[b] ?? pad;
-          npos[b] = Math.min(nextPos[b]!++, maxLen - 1);
+
+        let logits = forwardStep(ids, L, pos, L);
+        let S = L;
+        try {
+          for (let step = 0; step < opts.maxNewTokens; step++) {
+            const V = logits.shape[2]!;
+            const T = logits.shape[1]!;
+            const all = logits.buf;
+            const chosen: (number | null)[] = [];
+            opts.onLogits?.(
+              step,
+              prompts.map((_, b) => Float32Array.from(all.subarray((b * T + T - 1) * V, (b * T + T) * V))),
+            );
+            for (let b = 0; b < B; b++) {
+              if (finish[b]) {
+                chosen.push(null);
+                continue;
+              }
+              const lo = (b * T + T - 1) * V;
+              const constraint = opts.constraints?.[b];
+              const tok =
+                plainGreedy && !constraint
+                  ? argmaxRange(all, lo, lo + V)
+                  : pickToken(Float64Array.from(all.subarray(lo, lo + V)), [...prompts[b]!, ...out[b]!], opts, rng, constraint);
+              if (tok === null) {
+                finish[b] = 'constraint';
+                chosen.push(null);
+                continue;
+              }
+              out[b]!.push(tok);
+              constraint?.advance(tok);
+              chosen.push(tok);
+              if (eos.has(tok)) finish[b] = 'eos';
+              else if (constraint?.done()) finish[b] = 'constraint';
+              else if (opts.stopStrings?.length) {
+                const s = opts.decode!(out[b]!);
+                const hit = firstStop(s, opts.stopStrings);
+                if (hit >= 0) {
+                  finish[b] = 'stop_string';
+                  text[b] = s.slice(0, hit);
+                }
+              }
+            }
+            opts.onToken?.(step, chosen);
+            if (finish.every((f) => f) || step === opts.maxNewTokens - 1) break;
+            // Next input: each row's new token (finished rows feed padding that nobody reads).
+            for (let b = 0; b < B; b++) {
+              next[b] = chosen[b] ?? pad;
+              npos[b] = Math.min(nextPos[b]!++, maxLen - 1);
+            }
+            S += 1;
+            logits.dispose();
+            logits = forwardStep(next, 1, npos, S);
+          }
+        } finally {
+          logits.dispose();
+          for (const c of caches) c.dispose();
         }
-        S += 1;
-        logits = model.forward(fromArray(next, [B, 1]), { caches, positionIds: npos, attentionMask: maskView(S) });
-      }
-      for (const c of caches) c.dispose();
-    });
+      }),
+    );
   } finally {
     model.train(wasTraining);
   }
@@ -237,7 +260,19 @@ export function pickToken(
 }
 
 function argmax(a: Float64Array): number {
-  let best = 0;
-  for (let i = 1; i < a.length; i++) if (a[i]! > a[best]!) best = i;
-  return best;
+  return argmaxRange(a, 0, a.length);
+}
+
+/** Index (relative to lo) of the first largest value in a[lo, hi): the same pick as argmax over a copy. */
+function argmaxRange(a: ArrayLike<number>, lo: number, hi: number): number {
+  let best = lo;
+  let m = a[lo]!;
+  for (let i = lo + 1; i < hi; i++) {
+    const v = a[i]!;
+    if (v > m) {
+      m = v;
+      best = i;
+    }
+  }
+  return best - lo;
 }

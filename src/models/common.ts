@@ -15,6 +15,18 @@ export interface ForwardOptions {
   prefixes?: KVPrefix[] | null;
   /** Token embeddings to use instead of looking up ids (prompt tuning prepends virtual tokens here). */
   inputsEmbeds?: Tensor | null;
+  /**
+   * forward() only: logits for the last n positions only ([B, n, vocab]; 0 or absent = every position), as
+   * transformers' `logits_to_keep`. Generation asks for 1: the LM head is the largest matrix of a small model,
+   * and a prompt's other positions would be thrown away.
+   */
+  logitsToKeep?: number;
+}
+
+/** The hidden states whose logits are wanted: the last `logitsToKeep` positions of [B, T, C] (all when 0). */
+export function keptPositions(h: Tensor, logitsToKeep = 0): Tensor {
+  const T = h.shape[1]!;
+  return logitsToKeep > 0 && logitsToKeep < T ? h.slice(1, T - logitsToKeep, T) : h;
 }
 
 /** Holds the output projection [vocab, C] (torch.nn.Linear layout, no bias). */

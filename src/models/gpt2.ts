@@ -9,7 +9,7 @@
 import { Conv1D, Embedding, LayerNorm } from '../nn/layers.js';
 import { Module, param } from '../nn/module.js';
 import { attend, KVCache } from '../nn/attention.js';
-import { defaultPositions, LMHead, type CausalLM, type ForwardOptions } from './common.js';
+import { defaultPositions, keptPositions, LMHead, type CausalLM, type ForwardOptions } from './common.js';
 import { dropout, gelu, linear } from '../tensor/nn_ops.js';
 import { createRng, type Philox } from '../tensor/rng.js';
 import { fromArray, type Tensor } from '../tensor/tensor.js';
@@ -187,7 +187,7 @@ export class GPT2 extends Module implements CausalLM {
 
   /** Logits [B, T, vocab]. */
   forward(ids: Tensor | null, opts: ForwardOptions = {}): Tensor {
-    return linear(this.hidden(ids, opts), this.lm_head.weight, null, 'out_in');
+    return linear(keptPositions(this.hidden(ids, opts), opts.logitsToKeep), this.lm_head.weight, null, 'out_in');
   }
 
   /** One KV cache per layer for generation. */

@@ -14,7 +14,7 @@ import { linear, rope, silu } from '../tensor/nn_ops.js';
 import { createRng } from '../tensor/rng.js';
 import { fromArray, type Tensor } from '../tensor/tensor.js';
 import type { LlamaFamilyConfig, RopeScaling } from '../io/hf_config.js';
-import { defaultPositions, LMHead, type CausalLM, type ForwardOptions } from './common.js';
+import { defaultPositions, keptPositions, LMHead, type CausalLM, type ForwardOptions } from './common.js';
 
 export interface LlamaOptions {
   vocabSize: number;
@@ -259,7 +259,7 @@ export class Llama extends Module implements CausalLM {
   }
 
   forward(ids: Tensor | null, opts: ForwardOptions = {}): Tensor {
-    return linear(this.hidden(ids, opts), this.lm_head.weight, null, 'out_in');
+    return linear(keptPositions(this.hidden(ids, opts), opts.logitsToKeep), this.lm_head.weight, null, 'out_in');
   }
 
   makeCaches(batch: number, maxLen: number): KVCache[] {

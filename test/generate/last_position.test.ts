@@ -1,0 +1,68 @@
+// Generation's per-token shortcuts: logits of the last position only (prefill and decode), greedy picks read in
+// place, and the native pool's spin raised for the loop and restored after it.
+import { describe, expect, it } from 'vitest';
+import { TINY_TASK } from '../../src/bench/train.js';
+import { generate } from '../../src/generate/generate.js';
+import { DECODE_SPIN_MICROS } from '../../src/generate/worker_spin.js';
+import { GPT2 } from '../../src/models/gpt2.js';
+import { fromArray, getBackend, noGrad } from '../../src/tensor/index.js';
+import * as native from '../../src/tensor/native_backend.js';
+
+describe('generation computes logits for the last position only', () => {
+  it('forward with logitsToKeep 1 equals the last row of the full logits; generate is unchanged by it', () => {
+    const m = new GPT2(TINY_TASK.model);
+    m.initWeights(3);
+    m.eval();
+    const ids = Int32Array.from({ length: 12 }, (_, i) => (i * 37) % 512);
+    noGrad(() => {
+      const all = m.forward(fromArray(ids, [1, 12]));
+      const last = m.forward(fromArray(ids, [1, 12]), { logitsToKeep: 1 });
+      expect(last.shape).toEqual([1, 1, 512]);
+      const a = all.toFloat32Array().subarray(11 * 512);
+      const b = last.toFloat32Array();
+      let worst = 0;
+      for (let i = 0; i < 512; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+      expect(worst).toBeLessThan(1e-5);
+    });
+    // Greedy through generate() matches a cache-free greedy loop over full forwards.
+    const prompt = Array.from(ids);
+    const got = generate(m, [prompt], { maxNewTokens: 6 }).ids[0]!;
+    const seq = [...prompt];
+    noGrad(() => {
+      for (let k = 0; k < 6; k++) {
+        const l = m.forward(fromArray(Int32Array.from(seq), [1, seq.length])).toFloat32Array().subarray((seq.length - 1) * 512);
+        let best = 0;
+        for (let i = 1; i < 512; i++) if (l[i]! > l[best]!) best = i;
+        seq.push(best);
+      }
+    });
+    expect(got).toEqual(seq.slice(prompt.length));
+  });
+});
+
+const setSpin = (native as unknown as { setNativeSpinMicros?: (us: number) => number }).setNativeSpinMicros;
+
+describe.runIf(typeof setSpin === 'function' && native.loadNative().ok)("the native pool's spin during generate", () => {
+  it('is raised while the loop runs and restored after it', () => {
+    if (getBackend().name !== 'native' || getBackend().threads < 2) return;
+    const m = new GPT2(TINY_TASK.model);
+    m.initWeights(1);
+    const seen: number[] = [];
+    const before = setSpin!(345);
+    try {
+      generate(m, [[1, 2, 3]], {
+        maxNewTokens: 3,
+        // Read the current value by swapping it out and back.
+        onToken: () => {
+          const cur = setSpin!(0);
+          setSpin!(cur);
+          seen.push(cur);
+        },
+      });
+      expect(seen).toEqual([DECODE_SPIN_MICROS, DECODE_SPIN_MICROS, DECODE_SPIN_MICROS]);
+      expect(setSpin!(345)).toBe(345);
+    } finally {
+      setSpin!(before);
+    }
+  });
+});
