@@ -110,6 +110,26 @@ inline float v_hsum(V v) {
 }
 inline float s_fma(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
 
+// The 16 values of one 4-bit block (code[k] * absmax, each one f32 multiply, as the TS dequantizer) in two
+// registers, and the decoder of 2·VL elements from VL bytes: `hi` gets the high nibbles (elements 0, 2, ...),
+// `lo` the low ones. vpermps reads the low 3 bits of an index; bit 3 of the nibble, shifted to the sign bit,
+// picks the table half (blendv).
+struct Lut {
+  __m256 l0, l1;
+};
+inline Lut lut_make(const float* code, float am) {
+  __m256 a = _mm256_set1_ps(am);
+  return {_mm256_mul_ps(_mm256_loadu_ps(code), a), _mm256_mul_ps(_mm256_loadu_ps(code + 8), a)};
+}
+inline void dec4_hl(const uint8_t* q, const Lut& L, V& hi, V& lo) {
+  __m256i x = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i*)q));
+  __m256i h = _mm256_srli_epi32(x, 4);
+  hi = _mm256_blendv_ps(_mm256_permutevar8x32_ps(L.l0, h), _mm256_permutevar8x32_ps(L.l1, h),
+                        _mm256_castsi256_ps(_mm256_slli_epi32(x, 24)));
+  lo = _mm256_blendv_ps(_mm256_permutevar8x32_ps(L.l0, x), _mm256_permutevar8x32_ps(L.l1, x),
+                        _mm256_castsi256_ps(_mm256_slli_epi32(x, 28)));
+}
+
 // out[2j] = lut[q[j] >> 4], out[2j+1] = lut[q[j] & 15]. vpermps indexes 8 entries, so the 16-entry table is two
 // registers and bit 3 of each nibble (moved to the sign bit) picks between the two lookups.
 void dec4_pairs(const uint8_t* q, long np, const float* lut, float* out) {

@@ -154,6 +154,18 @@ inline float v_hsum(V v) {
 }
 inline float s_fma(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
 
+// The 16 values of one 4-bit block (code[k] * absmax, each one f32 multiply, as the TS dequantizer) in one
+// register, and the decoder of 2·VL elements from VL bytes: `hi` gets the high nibbles (elements 0, 2, 4, ...),
+// `lo` the low ones (1, 3, 5, ...). vpermps reads only the low 4 bits of each index, so the zero-extended byte is
+// already the low nibble's index.
+typedef __m512 Lut;
+inline Lut lut_make(const float* code, float am) { return _mm512_mul_ps(_mm512_loadu_ps(code), _mm512_set1_ps(am)); }
+inline void dec4_hl(const uint8_t* q, Lut L, V& hi, V& lo) {
+  __m512i x = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i*)q));
+  hi = _mm512_permutexvar_ps(_mm512_srli_epi32(x, 4), L);
+  lo = _mm512_permutexvar_ps(x, L);
+}
+
 // out[2j] = lut[q[j] >> 4], out[2j+1] = lut[q[j] & 15]: the 16-entry table sits in one register and
 // vpermps looks up 16 nibbles at once (16 bytes → 32 floats per step).
 void dec4_pairs(const uint8_t* q, long np, const float* lut, float* out) {

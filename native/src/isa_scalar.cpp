@@ -68,6 +68,21 @@ inline float v_hsum(V v) {
 }
 inline float s_fma(float a, float b, float c) { return a * b + c; }
 
+// One 4-bit block's 16 values (code[k] * absmax) and the decoder of 2·VL elements from VL bytes into their high
+// nibbles' values (elements 0, 2, ...) and low nibbles' values (1, 3, ...): table lookups.
+struct Lut {
+  float t[16];
+};
+inline Lut lut_make(const float* code, float am) {
+  Lut L;
+  for (int k = 0; k < 16; ++k) L.t[k] = code[k] * am;
+  return L;
+}
+inline void dec4_hl(const uint8_t* q, const Lut& L, V& hi, V& lo) {
+  hi = _mm_setr_ps(L.t[q[0] >> 4], L.t[q[1] >> 4], L.t[q[2] >> 4], L.t[q[3] >> 4]);
+  lo = _mm_setr_ps(L.t[q[0] & 15], L.t[q[1] & 15], L.t[q[2] & 15], L.t[q[3] & 15]);
+}
+
 void dec4_pairs(const uint8_t* q, long np, const float* lut, float* out) {
   for (long j = 0; j < np; ++j) {
     out[2 * j] = lut[q[j] >> 4];
