@@ -5,7 +5,7 @@
  */
 import type { AttnView, Buf } from './backend.js';
 import { backendFor } from './backends.js';
-import { isGradEnabled, noGrad as noGradScope, record, type BackwardContext } from './autograd.js';
+import { isGradEnabled, record, type BackwardContext } from './autograd.js';
 import { bf16ToF32 } from './half.js';
 import { autocastMode, roundBf16, withAutocast } from './autocast.js';
 import { attentionUnfused, crossEntropyUnfused, fusedKernels, geluUnfused, layerNormUnfused } from './unfused.js';
@@ -131,27 +131,60 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null, layout: 'out_in' 
 }
 
 /**
- * A frozen bf16 weight: widened to f32 into a pooled scratch buffer for the GEMM (fp32 accumulation), released
- * right after; backward widens it again for the input gradient. bf16 weights take no gradient.
+ * A frozen bf16 weight: the GEMM reads the bf16 storage itself (`bq`), widening each element as it loads it, with
+ * f32 accumulation — forward and the input gradient alike, so no f32 copy of the weight is made (the native
+ * kernels convert in registers or while packing; the TS backend widens into a temporary inside its gemm).
+ * bf16 weights take no gradient. Under bf16 autocast the input, bias and output are rounded as linear() rounds
+ * them (the weight already is bf16).
  */
 function linearBf16Weight(x: Tensor, w: Tensor, b: Tensor | null, layout: 'out_in' | 'in_out'): Tensor {
   if (w.requiresGrad) throw new Error(`linear: bf16 weight ${w.describe()} cannot be trained; keep trainable weights in f32`);
-  const widen = (): Tensor => {
-    const f = empty(w.shape, 'f32');
-    bf16ToF32(w.contiguous().data as Uint16Array, f.buf as Float32Array);
-    return f;
-  };
-  const wf = widen();
-  const out = noGradScope(() => linear(x.detach(), wf, b ? b.detach() : null, layout));
-  wf.dispose();
+  if (autocastMode() === 'bf16' && x.dtype === 'f32') {
+    return withAutocast(null, () => roundBf16(linearBf16Weight(roundBf16(x), w, b ? roundBf16(b) : null, layout)));
+  }
+  if (x.dtype !== 'f32') throw new Error(`linear: a bf16 weight ${w.describe()} needs an f32 input, got ${x.describe()}`);
+  if (w.ndim !== 2) throw new Error(`linear: weight must be 2-D, got ${w.describe()}`);
+  const [inF, outF] = layout === 'out_in' ? [w.shape[1]!, w.shape[0]!] : [w.shape[0]!, w.shape[1]!];
+  if (lastDim(x) !== inF) {
+    throw new Error(`linear: input ${x.describe()} has ${lastDim(x)} features, weight ${w.describe()} (${layout}) takes ${inF}`);
+  }
+  if (b && (b.ndim !== 1 || b.shape[0] !== outF)) {
+    throw new Error(`linear: bias ${b.describe()} does not match ${outF} output features`);
+  }
+  const wc = w.contiguous();
+  const bits = { format: 'bf16' as const, data: wc.data as Uint16Array, off: wc.offset };
+  const xc = x.contiguous();
+  const N = x.size / inF;
+  const out = empty([...x.shape.slice(0, -1), outF], 'f32');
+  if (b) {
+    const bb = b.contiguous().flatBuf();
+    const o = out.buf;
+    for (let r = 0; r < N; r++) o.set(bb, r * outF);
+  }
+  const wT = layout === 'out_in';
+  backendFor(out.buf).gemm({
+    transA: false, transB: wT, M: N, N: outF, K: inF, alpha: 1, beta: b ? 1 : 0,
+    a: xc.buf, aOff: xc.offset, lda: inF, strideA: 0,
+    b: out.buf, bOff: 0, ldb: wT ? inF : outF, strideB: 0,
+    c: out.buf, cOff: 0, ldc: outF, strideC: 0, batch: 1, bq: bits,
+  });
   return record(out, 'linear_bf16', [x, null, b], (g) => {
-    const wf2 = widen();
-    const xg = x.requiresGrad ? linearInputGrad(g, wf2, layout) : null;
-    wf2.dispose();
+    let xg: Tensor | null = null;
+    if (x.requiresGrad) {
+      // dX = dY · op(W)ᵀ, reading the bf16 weight in place.
+      const gc = g.contiguous();
+      xg = empty([...g.shape.slice(0, -1), inF], 'f32');
+      backendFor(xg.buf).gemm({
+        transA: false, transB: !wT, M: N, N: inF, K: outF, alpha: 1, beta: 0,
+        a: gc.buf, aOff: gc.offset, lda: outF, strideA: 0,
+        b: xg.buf, bOff: 0, ldb: wT ? inF : outF, strideB: 0,
+        c: xg.buf, cOff: 0, ldc: inF, strideC: 0, batch: 1, bq: bits,
+      });
+    }
     let gb: Tensor | null = null;
     if (b?.requiresGrad) {
-      const N = g.size / g.shape[g.ndim - 1]!;
-      gb = g.contiguous().reshape(N, g.shape[g.ndim - 1]!).sum(0);
+      const C = g.shape[g.ndim - 1]!;
+      gb = g.contiguous().reshape(g.size / C, C).sum(0);
     }
     return [xg, null, gb];
   });

@@ -21,6 +21,7 @@ import {
   type NestedAbsmax,
 } from './blockwise.js';
 import { fourBitCode, type FourBitType } from './codes.js';
+import type { GemmQuantB } from '../../tensor/backend.js';
 
 const f32 = Math.fround;
 
@@ -59,6 +60,8 @@ export interface Quantize4bitOptions {
 export class Params4bit implements QuantizedWeight {
   /** The exact bytes of the `quant_state.bitsandbytes__*` JSON this weight was loaded with, re-saved as is. */
   rawQuantState: Uint8Array | null = null;
+  /** A double-quantized weight's absmaxes decoded to f32 on first use by the fused GEMM (see gemmOperand). */
+  private absmaxCache: Float32Array | null = null;
 
   constructor(
     /** ceil(out·in / 2) bytes. */
@@ -106,6 +109,18 @@ export class Params4bit implements QuantizedWeight {
 
   dequantizeInto(dst: FloatArray): void {
     dequantize4bitInto(dst, this.packed, this.absmax ?? this.nested!, this.numel, this.blockSize, this.code);
+  }
+
+  /**
+   * This weight as the B operand of Backend.gemm (`bq`): the packed codes, the code book and the f32 absmax of
+   * every block, read in place by the fused dequantizing kernels. Element (o, i) of the [out, in] weight is flat
+   * element o·in + i, so x·Wᵀ is transB with ldb = in and dy·W is not transB with ldb = in. A double-quantized
+   * weight decodes its absmaxes once and keeps them (numel / blockSize floats, 4 bytes a block: 1/16 of a
+   * float per weight at block size 64 — not a weight copy); `memory()` counts the stored format only.
+   */
+  gemmOperand(): GemmQuantB {
+    const absmax = this.absmax ?? (this.absmaxCache ??= dequantizeNestedAbsmax(this.nested!));
+    return { format: this.kind, packed: this.packed, code: this.code, absmax, blockSize: this.blockSize, off: 0 };
   }
 
   memory(): { own: number; shared: ArrayBufferView[] } {

@@ -129,6 +129,12 @@ describe('QuantLinear', () => {
     expect(d.module.weight.shape).toEqual([inF, out]);
     expect(d.message).toMatch(/no longer 4-bit/);
     const x = fromArray(createRng(15, 'x').fillNormal(new Float32Array(3 * inF), 0, 1), [3, inF]);
-    expect([...(d.module.forward(x).toFlat() as Float32Array)]).toEqual([...(m.forward(x).toFlat() as Float32Array)]);
+    // The Conv1D multiplies the [in, out] weight, the 4-bit layer the [out, in] one; for 3 rows the native decode
+    // GEMV sums the two layouts in different orders (sequential in k, or lane partials along a row), so they
+    // agree to f32 rounding rather than bitwise.
+    const yd = d.module.forward(x).toFlat() as Float32Array;
+    const yq = m.forward(x).toFlat() as Float32Array;
+    expect(yd.length).toBe(yq.length);
+    for (let i = 0; i < yd.length; i++) expect(Math.abs(yd[i]! - yq[i]!)).toBeLessThanOrEqual(1e-6 * (1 + Math.abs(yq[i]!)));
   });
 });
