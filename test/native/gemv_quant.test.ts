@@ -124,6 +124,12 @@ for (const format of ['f32', 'bf16', 'nf4'] as const) {
   CASES.push({ M: 1, N: 5000, K: 9, transA: true, transB: false, alpha: 1, beta: 0, batch: 1, pad: 0, off: 0, format, blockSize: 64 });
 }
 
+// A batch of narrow products (the batch is split over the threads instead of the columns).
+for (const format of ['f32', 'bf16', 'nf4'] as const) {
+  CASES.push({ M: 2, N: 40, K: 300, transA: false, transB: true, alpha: 1, beta: 0, batch: 7, pad: 2, off: 1, format, blockSize: 64 });
+  CASES.push({ M: 3, N: 40, K: 300, transA: true, transB: false, alpha: 0.5, beta: 1, batch: 7, pad: 0, off: 0, format, blockSize: 64 });
+}
+
 /** The TS reference of each case (computed once; the same for every path). */
 const REFS = new Map<Case, Float32Array>();
 function reference(c: Case, seed: number): Float32Array {
