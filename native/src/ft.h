@@ -19,7 +19,7 @@ void ft_set_threads(int n);
 void ft_barrier(void);
 // A per-thread, 64-byte aligned scratch buffer that only grows; `slot` separates independent uses.
 // Slots: 0, 1 GEMM packing; 2, 3 norms/attention; 4, 5 shared packed B; 6 decoded B rows (bf16/4-bit);
-// 7 GEMV accumulators; 8 GEMV gathered A.
+// 7 GEMV accumulators; 8 GEMV gathered A; 9 GEMV partial sums of a split over k.
 float* ft_scratch(int tid, int slot, size_t floats);
 // How long the worker spins after a task before it sleeps (microseconds; default 200). Decode loops raise it
 // so the worker stays hot between tokens; returns the previous value.

@@ -166,7 +166,7 @@ describe.runIf(PATHS.length > 0).each(PATHS)('native GEMV and bf16 / 4-bit B (%s
     });
   }
 
-  it('is bitwise reproducible, and the GEMV gives the same bits on 1 and 2 threads', () => {
+  it('is bitwise reproducible on 2 threads, and along rows of B gives the 1-thread bits', () => {
     const shapes: [number, number, number][] = [[1, 2304, 768], [4, 768, 3072], [2, 1000, 100], [1, 50257 >> 2, 64]];
     for (const [M, N, K] of shapes) {
       for (const transB of [true, false]) {
@@ -180,8 +180,13 @@ describe.runIf(PATHS.length > 0).each(PATHS)('native GEMV and bf16 / 4-bit B (%s
             native().gemm({ ...p, c: out, ...(p.bq ? { b: out } : {}) });
             outs.push(out);
           }
-          expectBitwise(outs[0]!, outs[1]!, `${format} ${M}x${N}x${K} transB=${transB}: two runs`);
-          expectBitwise(outs[0]!, outs[2]!, `${format} ${M}x${N}x${K} transB=${transB}: 2 threads vs 1`);
+          const what = `${format} ${M}x${N}x${K} transB=${transB}`;
+          expectBitwise(outs[0]!, outs[1]!, `${what}: two runs`);
+          // Along rows of B the threads split the columns, which changes no element's arithmetic. An [in, out]
+          // B is split by rows (each thread one contiguous block of the weight) and the two partial sums are
+          // added: fixed for a thread count, but not the 1-thread order.
+          if (transB) expectBitwise(outs[0]!, outs[2]!, `${what}: 2 threads vs 1`);
+          else expectClose(outs[0]!, outs[2]!, 1e-5, 1e-6 * K, `${what}: 2 threads vs 1`);
         }
       }
     }
