@@ -39,7 +39,7 @@ Tasks (GPT-2 124M, random init, seed 0, unless said):
           adds prefill_tok_per_s, weight_bytes_per_token, read_gbs and bandwidth_fraction
 
 Fields match the peer's (../shared/bench/torch_peer.py): task, engine, threads, cpu, simd, dtype, shape, tok_per_s,
-s_per_step, trainable_params, peak_rss_mib. Each measurement runs in its own process.
+s_per_step, trainable_params, peak_rss_mib. With --peer or --ablation each measurement runs in its own process.
 
 --peer: gemm, full, small and lora against torch_peer.py; decode runs ours fp32 and bf16, torch_peer.py and the
 onnxruntime-node peer (../shared/bench/ort_peer.mjs) interleaved, the summary carries ratio_vs_torch, ratio_vs_ort,
