@@ -300,6 +300,10 @@ describe.runIf(PATHS.length > 0).each(PATHS)('native kernels (%s)', (simd) => {
       { B: 2, H: 4, Hkv: 2, T: 5, S: 12, D: 16, causal: true, window: 4, mask: false },
       { B: 1, H: 2, Hkv: 1, T: 33, S: 33, D: 8, causal: false, window: 0, mask: true },
       { B: 2, H: 12, Hkv: 12, T: 64, S: 64, D: 64, causal: true, window: 0, mask: false },
+      // Decode shapes (T <= 4: the direct path): new queries against a longer cache, GQA, window, mask.
+      { B: 2, H: 4, Hkv: 2, T: 1, S: 37, D: 33, causal: true, window: 0, mask: false },
+      { B: 1, H: 3, Hkv: 3, T: 3, S: 20, D: 16, causal: true, window: 6, mask: true },
+      { B: 2, H: 2, Hkv: 1, T: 4, S: 4, D: 7, causal: false, window: 0, mask: true },
     ];
     for (const c of cfgs) {
       const { B, H, Hkv, T, S, D } = c;
