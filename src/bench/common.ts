@@ -3,6 +3,7 @@
  * the CPU model string from /proc/cpuinfo, peak RSS in MiB, and a median over timed steps.
  */
 import { readFileSync } from 'node:fs';
+import type { Backend } from '../tensor/backend.js';
 import { VERSION } from '../version.js';
 
 export interface BenchRecord {
@@ -59,4 +60,46 @@ export function engineName(backend: string): string {
  */
 export function benchTiny(): boolean {
   return process.env.FINTUNE_BENCH_TINY === '1';
+}
+
+export interface Clock {
+  ns: bigint;
+  byOp: Map<PropertyKey, bigint>;
+}
+
+/** A backend whose every call adds its wall time to `ns` (kernel time; the rest of a step is overhead). */
+export function timedBackend(inner: Backend, clock: Clock): Backend {
+  const cache = new Map<PropertyKey, unknown>();
+  return new Proxy(inner, {
+    get(target, key, receiver) {
+      const v = Reflect.get(target, key, receiver) as unknown;
+      if (typeof v !== 'function') return v;
+      let w = cache.get(key);
+      if (!w) {
+        const f = v as (...a: unknown[]) => unknown;
+        w = (...args: unknown[]) => {
+          const t0 = process.hrtime.bigint();
+          try {
+            return f.apply(target, args);
+          } finally {
+            const dt = process.hrtime.bigint() - t0;
+            clock.ns += dt;
+            clock.byOp.set(key, (clock.byOp.get(key) ?? 0n) + dt);
+          }
+        };
+        cache.set(key, w);
+      }
+      return w;
+    },
+  });
+}
+
+/** Kernel milliseconds per unit of work (token or step) by backend method, largest first. */
+export function kernelMsByOp(byOp: Map<PropertyKey, bigint>, units: number): Record<string, number> {
+  return Object.fromEntries(
+    [...byOp]
+      .filter(([, ns]) => ns > 0n)
+      .sort((a, b) => Number(b[1] - a[1]))
+      .map(([k, ns]) => [String(k), round(Number(ns) / 1e6 / units, 3)]),
+  );
 }

@@ -19,7 +19,6 @@ import { generate } from '../generate/generate.js';
 import { GPT2, type GPT2Options } from '../models/gpt2.js';
 import { withMatrixDtype } from '../nn/module.js';
 import type { Module } from '../nn/module.js';
-import type { Backend } from '../tensor/backend.js';
 import { getBackend, setBackend, tsBackend } from '../tensor/backends.js';
 import { DTYPE_BYTES } from '../tensor/dtype.js';
 import { f32ToBf16 } from '../tensor/half.js';
@@ -27,7 +26,7 @@ import * as nativeModule from '../tensor/native_backend.js';
 import { getNativeBackend, loadNative } from '../tensor/native_backend.js';
 import { createRng } from '../tensor/rng.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { benchTiny, cpuModel, engineName, peakRssMib, round, type BenchRecord } from './common.js';
+import { benchTiny, cpuModel, engineName, kernelMsByOp, peakRssMib, round, timedBackend, type BenchRecord, type Clock } from './common.js';
 import { TINY_TASK, TRAIN_TASKS } from './train.js';
 
 export interface DecodeShape {
@@ -98,38 +97,6 @@ export function weightBytesPerToken(model: GPT2): number {
     if (p.ndim === 2 && !tables.has(p) && p !== head) n += p.size * DTYPE_BYTES[p.dtype];
   }
   return n;
-}
-
-interface Clock {
-  ns: bigint;
-  byOp: Map<PropertyKey, bigint>;
-}
-
-/** A backend whose every call adds its wall time to `ns` (kernel time; the rest of a step is overhead). */
-function timedBackend(inner: Backend, clock: Clock): Backend {
-  const cache = new Map<PropertyKey, unknown>();
-  return new Proxy(inner, {
-    get(target, key, receiver) {
-      const v = Reflect.get(target, key, receiver) as unknown;
-      if (typeof v !== 'function') return v;
-      let w = cache.get(key);
-      if (!w) {
-        const f = v as (...a: unknown[]) => unknown;
-        w = (...args: unknown[]) => {
-          const t0 = process.hrtime.bigint();
-          try {
-            return f.apply(target, args);
-          } finally {
-            const dt = process.hrtime.bigint() - t0;
-            clock.ns += dt;
-            clock.byOp.set(key, (clock.byOp.get(key) ?? 0n) + dt);
-          }
-        };
-        cache.set(key, w);
-      }
-      return w;
-    },
-  });
 }
 
 interface RunTimes {
@@ -223,12 +190,7 @@ export function runDecodeBench(o: DecodeBenchOptions): BenchRecord {
           kernel_ms_per_token: round(kernelMs, 3),
           overhead_ms_per_token: round(stepMs - kernelMs, 3),
           overhead_fraction: round((stepMs - kernelMs) / stepMs, 4),
-          kernel_ms_per_token_by_op: Object.fromEntries(
-            [...run.byOp]
-              .filter(([, ns]) => ns > 0n)
-              .sort((a, b) => Number(b[1] - a[1]))
-              .map(([k, ns]) => [String(k), round(Number(ns) / 1e6 / steps, 3)]),
-          ),
+          kernel_ms_per_token_by_op: kernelMsByOp(run.byOp, steps),
         }
       : {}),
     peak_rss_mib: rss,

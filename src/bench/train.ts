@@ -17,7 +17,7 @@ import { DTYPE_BYTES } from '../tensor/dtype.js';
 import { crossEntropy, fromArray, tidy } from '../tensor/index.js';
 import { getBackend, setBackend, tsBackend } from '../tensor/backends.js';
 import { getNativeBackend, loadNative } from '../tensor/native_backend.js';
-import { benchTiny, cpuModel, engineName, median, peakRssMib, round, type BenchRecord } from './common.js';
+import { benchTiny, cpuModel, engineName, kernelMsByOp, median, peakRssMib, round, timedBackend, type BenchRecord, type Clock } from './common.js';
 
 export interface TrainTask {
   model: GPT2Options;
@@ -67,6 +67,8 @@ export interface TrainBenchOptions {
    * default: FINTUNE_STEP_IN_BACKWARD=1 in the environment (how `bench --ablation` toggles it).
    */
   stepInBackward?: boolean;
+  /** Time every backend call: adds kernel and overhead milliseconds per step, and kernel time by operation. */
+  profile?: boolean;
 }
 
 /** Deterministic token ids in [0, V) (a fresh batch each step, like the peer's torch.randint). */
@@ -96,6 +98,7 @@ export function runTrainBench(o: TrainBenchOptions): BenchRecord {
     setBackend(tsBackend);
   }
   const be = getBackend();
+  const clock: Clock = { ns: 0n, byOp: new Map() };
   const model = new GPT2(spec.model);
   model.initWeights(0);
   if (o.task === 'lora') applyMethod(model, 'lora', BENCH_LORA);
@@ -117,6 +120,7 @@ export function runTrainBench(o: TrainBenchOptions): BenchRecord {
       inp.set(x.subarray(b * (T + 1), b * (T + 1) + T), b * T);
       tgt.set(x.subarray(b * (T + 1) + 1, (b + 1) * (T + 1)), b * T);
     }
+    if (o.profile && i === warmup) setBackend(timedBackend(be, clock)); // time the timed steps only
     const t0 = process.hrtime.bigint();
     tidy(() => {
       const logits = model.forward(fromArray(inp, [B, T]));
@@ -128,7 +132,10 @@ export function runTrainBench(o: TrainBenchOptions): BenchRecord {
     const dt = Number(process.hrtime.bigint() - t0) / 1e9;
     if (i >= warmup) times.push(dt);
   }
+  if (o.profile) setBackend(be);
   const s = median(times);
+  const totalS = times.reduce((a, b) => a + b, 0);
+  const kernelMs = Number(clock.ns) / 1e6 / steps;
   return {
     task: o.task,
     engine: engineName(be.name),
@@ -144,5 +151,12 @@ export function runTrainBench(o: TrainBenchOptions): BenchRecord {
     ...(o.task === 'qlora' ? { base_dtype: 'nf4' } : {}),
     peak_rss_mib: peakRssMib(),
     ...(inBackward ? { adamw_in_backward: true } : {}),
+    ...(o.profile
+      ? {
+          kernel_ms_per_step: round(kernelMs, 1),
+          overhead_ms_per_step: round((totalS * 1e3) / steps - kernelMs, 1),
+          kernel_ms_per_step_by_op: kernelMsByOp(clock.byOp, steps),
+        }
+      : {}),
   };
 }

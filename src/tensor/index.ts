@@ -25,6 +25,7 @@ export {
 export { noGrad, isGradEnabled, setGradEnabled } from './autograd.js';
 export {
   linear,
+  addLinear,
   embedding,
   layerNorm,
   rmsNorm,

@@ -5,7 +5,7 @@
  */
 import type { AttnView, Buf } from './backend.js';
 import { backendFor } from './backends.js';
-import { isGradEnabled, record, type BackwardContext } from './autograd.js';
+import { isGradEnabled, noGrad, record, type BackwardContext } from './autograd.js';
 import { bf16ToF32 } from './half.js';
 import { autocastMode, roundBf16, withAutocast } from './autocast.js';
 import { attentionUnfused, crossEntropyUnfused, fusedKernels, geluUnfused, layerNormUnfused } from './unfused.js';
@@ -203,6 +203,69 @@ function linearInputGrad(g: Tensor, w: Tensor, layout: 'out_in' | 'in_out'): Ten
     c: gx.buf, cOff: 0, ldc: inF, strideC: 0, batch: 1,
   });
   return gx;
+}
+
+/**
+ * acc + alpha · x · wᵀ (w [out, in]), with the product accumulated by the GEMM (beta = 1) straight into acc's
+ * buffer: LoRA's up-projection added to the base layer's output with no product tensor, no scaled copy and no
+ * separate sum (and, backward, no scaled gradient copy: alpha goes into the GEMMs). `acc` should be a fresh
+ * result the caller owns (the base layer's output). If anything else could still read it (a node saved it, it is
+ * kept, or it is a view of a larger buffer) the sum goes to a new tensor instead, so acc is never changed under
+ * a reader.
+ */
+export function addLinear(acc: Tensor, x: Tensor, w: Tensor, alpha: number): Tensor {
+  const dtype = sameFloat(acc, x, 'addLinear');
+  sameFloat(x, w, 'addLinear');
+  if (w.ndim !== 2) throw new Error(`addLinear: weight must be 2-D, got ${w.describe()}`);
+  const [outF, inF] = w.shape as [number, number];
+  const N = x.size / inF;
+  if (lastDim(x) !== inF || lastDim(acc) !== outF || acc.size !== N * outF) {
+    throw new Error(`addLinear: ${acc.describe()} + ${x.describe()} · ${w.describe()}ᵀ do not fit`);
+  }
+  const st = acc.storage;
+  const owned =
+    st.savedRefs === 0 && !st.kept && !(acc.isLeaf && acc.requiresGrad) && acc.offset === 0 && acc.isContiguous() && st.length === acc.size;
+  const out = owned ? new Tensor(st, [...acc.shape], contiguousStrides(acc.shape), 0) : noGrad(() => acc.contiguous().clone());
+  const xc = x.contiguous();
+  const wc = w.contiguous();
+  const be = backendFor(out.buf);
+  be.gemm({
+    transA: false, transB: true, M: N, N: outF, K: inF, alpha, beta: 1,
+    a: xc.buf, aOff: xc.offset, lda: inF, strideA: 0,
+    b: wc.buf, bOff: wc.offset, ldb: inF, strideB: 0,
+    c: out.buf, cOff: 0, ldc: outF, strideC: 0, batch: 1,
+  });
+  return record(
+    out,
+    'addLinear',
+    [acc, x, w],
+    (g) => {
+      const gc = g.contiguous();
+      let gx: Tensor | null = null;
+      if (x.requiresGrad) {
+        gx = empty([...x.shape.slice(0, -1), inF], dtype);
+        be.gemm({
+          transA: false, transB: false, M: N, N: inF, K: outF, alpha, beta: 0,
+          a: gc.buf, aOff: gc.offset, lda: outF, strideA: 0,
+          b: wc.buf, bOff: wc.offset, ldb: inF, strideB: 0,
+          c: gx.buf, cOff: 0, ldc: inF, strideC: 0, batch: 1,
+        });
+      }
+      const wt = weightGradTarget(w);
+      if (wt) {
+        // dW [out, in] += alpha · dYᵀ · X
+        be.gemm({
+          transA: true, transB: false, M: outF, N: inF, K: N, alpha, beta: 1,
+          a: gc.buf, aOff: gc.offset, lda: outF, strideA: 0,
+          b: xc.buf, bOff: xc.offset, ldb: inF, strideB: 0,
+          c: wt.buf, cOff: 0, ldc: inF, strideC: 0, batch: 1,
+        });
+      }
+      if (gc !== g) gc.dispose();
+      return [acc.requiresGrad ? g : null, gx, wt?.ret ?? null];
+    },
+    [xc, wc],
+  );
 }
 
 // ---- embedding -----------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ export function register(program: Command): void {
     .option('--dtype <dtype>', 'decode: weights fp32 or bf16 (bf16 storage, fp32 accumulation); --peer runs both', 'fp32')
     .option('--python <path>', 'Python for the peer', process.env.FINTUNE_PYTHON ?? '/usr/bin/python3')
     .option('--json', 'one JSON object a line (the default output; kept for symmetry with the peer)')
-    .addOption(new Option('--profile', 'decode: time every kernel call and report kernel vs overhead ms per token').hideHelp())
+    .addOption(new Option('--profile', 'time every kernel call: kernel vs overhead ms per token (decode) or per step (training tasks), by operation').hideHelp())
     .addHelpText(
       'after',
       `
@@ -97,7 +97,7 @@ Examples:
         for (const task of tasks) {
           if (task === 'gemm') emit(runGemmBench({ backend }));
           else if (task === 'decode') emit(runDecodeBench({ backend, dtype: o.dtype as 'fp32' | 'bf16', profile: o.profile }));
-          else emit(runTrainBench({ task: task as TrainTaskName, backend, steps: o.steps, warmup: o.warmup }));
+          else emit(runTrainBench({ task: task as TrainTaskName, backend, steps: o.steps, warmup: o.warmup, profile: o.profile }));
         }
       },
     );

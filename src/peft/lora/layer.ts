@@ -10,7 +10,7 @@
 import { Module, param, withMatrixDtype } from '../../nn/module.js';
 import { Linear } from '../../nn/layers.js';
 import { noGrad } from '../../tensor/autograd.js';
-import { dropout, linear } from '../../tensor/nn_ops.js';
+import { addLinear, dropout, linear } from '../../tensor/nn_ops.js';
 import { createRng, type Philox } from '../../tensor/rng.js';
 import { empty, fromArray, type Tensor } from '../../tensor/tensor.js';
 import { AdapterDict, isFanInFanOut, type LinearLike } from '../common.js';
@@ -190,11 +190,12 @@ export class LoraLayer extends Module implements PeftWrapper {
       const B = this.lora_B.get(name)!.weight;
       const dropping = this.training && s.dropout > 0;
       const xd = dropping ? dropout(x, s.dropout, this.rng) : x;
-      const lora = linear(linear(xd, A, null, 'out_in'), B, null, 'out_in');
       if (!s.dora) {
-        result = result.add(lora.mul(s.scaling));
+        // scaling · B(A x) accumulated into the base output by the GEMM itself (no product, scaled copy or sum).
+        result = addLinear(result, linear(xd, A, null, 'out_in'), B, s.scaling);
         continue;
       }
+      const lora = linear(linear(xd, A, null, 'out_in'), B, null, 'out_in');
       const dtype = x.dtype === 'f64' ? 'f64' : 'f32';
       const W = baseWeightOutIn(this.base_layer, dtype);
       // The norm is a constant for the backward pass (DoRA §4.3; PEFT detaches it), so it is built without a graph.
