@@ -4,6 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Backend } from '../tensor/backend.js';
+import { setBackend, tsBackend } from '../tensor/backends.js';
+import { getNativeBackend, loadNative } from '../tensor/native_backend.js';
 import { VERSION } from '../version.js';
 
 export interface BenchRecord {
@@ -102,4 +104,16 @@ export function kernelMsByOp(byOp: Map<PropertyKey, bigint>, units: number): Rec
       .sort((a, b) => Number(b[1] - a[1]))
       .map(([k, ns]) => [String(k), round(Number(ns) / 1e6 / units, 3)]),
   );
+}
+
+/** The backend a measurement asks for, made current; a missing native addon is an error, never a fall-back. */
+export function benchBackend(name: 'native' | 'ts'): Backend {
+  let be: Backend = tsBackend;
+  if (name === 'native') {
+    const nb = getNativeBackend();
+    if (!nb) throw new Error(`bench: the native backend is unavailable: ${(loadNative() as { reason: string }).reason}`);
+    be = nb;
+  }
+  setBackend(be);
+  return be;
 }

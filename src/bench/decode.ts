@@ -19,14 +19,14 @@ import { generate } from '../generate/generate.js';
 import { GPT2, type GPT2Options } from '../models/gpt2.js';
 import { withMatrixDtype } from '../nn/module.js';
 import type { Module } from '../nn/module.js';
-import { getBackend, setBackend, tsBackend } from '../tensor/backends.js';
+import { setBackend } from '../tensor/backends.js';
 import { DTYPE_BYTES } from '../tensor/dtype.js';
 import { f32ToBf16 } from '../tensor/half.js';
 import * as nativeModule from '../tensor/native_backend.js';
-import { getNativeBackend, loadNative } from '../tensor/native_backend.js';
+import { loadNative } from '../tensor/native_backend.js';
 import { createRng } from '../tensor/rng.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { benchTiny, cpuModel, engineName, kernelMsByOp, peakRssMib, round, timedBackend, type BenchRecord, type Clock } from './common.js';
+import { benchBackend, benchTiny, cpuModel, engineName, kernelMsByOp, peakRssMib, round, timedBackend, type BenchRecord, type Clock } from './common.js';
 import { TINY_TASK, TRAIN_TASKS } from './train.js';
 
 export interface DecodeShape {
@@ -138,14 +138,7 @@ export function runDecodeBench(o: DecodeBenchOptions): BenchRecord {
   const dtype = o.dtype ?? 'fp32';
   const spec = benchTiny() ? TINY_TASK.model : TRAIN_TASKS.full.model;
   const shape = benchTiny() ? TINY_DECODE_SHAPE : DECODE_SHAPE;
-  if (o.backend === 'native') {
-    const nb = getNativeBackend();
-    if (!nb) throw new Error(`bench: the native backend is unavailable: ${(loadNative() as { reason: string }).reason}`);
-    setBackend(nb);
-  } else {
-    setBackend(tsBackend);
-  }
-  const be = getBackend();
+  const be = benchBackend(o.backend);
   const clock: Clock = { ns: 0n, byOp: new Map() };
   if (o.profile) setBackend(timedBackend(be, clock));
   const model = benchModel(spec, dtype, 0);

@@ -3,10 +3,9 @@
  * then 20 timed, GFLOP/s = 2·M·K·N·reps / time), plus the FMA peak measured in this process with the same ISA
  * path and thread count, so `peak_fraction` says how close the kernel runs to what this core can do right now.
  */
-import { getNativeBackend, loadNative, nativeFmaPeak, nativeInfo } from '../tensor/native_backend.js';
+import { nativeFmaPeak, nativeInfo } from '../tensor/native_backend.js';
 import type { GemmParams } from '../tensor/backend.js';
-import { tsBackend } from '../tensor/ts_backend/index.js';
-import { cpuModel, engineName, peakRssMib, round, type BenchRecord } from './common.js';
+import { benchBackend, cpuModel, engineName, peakRssMib, round, type BenchRecord } from './common.js';
 
 export const GEMM_M = 512;
 export const GEMM_SHAPES: [number, number][] = [
@@ -33,14 +32,11 @@ export interface GemmBenchOptions {
 
 export function runGemmBench(o: GemmBenchOptions): BenchRecord {
   const reps = o.reps ?? 20;
-  let be = tsBackend;
+  const be = benchBackend(o.backend);
   let simd = 'none';
   let threads = 1;
   let peak = NaN;
   if (o.backend === 'native') {
-    const nb = getNativeBackend();
-    if (!nb) throw new Error(`bench: the native backend is unavailable: ${(loadNative() as { reason: string }).reason}`);
-    be = nb;
     const info = nativeInfo();
     simd = info.simd;
     threads = info.threads;

@@ -70,7 +70,10 @@ function runTorch(task: string, o: PeerOptions): BenchRecord {
   if (!existsSync(TORCH_PEER)) throw new Error(`bench: the PyTorch peer is not at ${TORCH_PEER}`);
   const args = [TORCH_PEER, '--task', task, '--threads', String(o.threads)];
   if (task !== 'gemm' && task !== 'decode') args.push('--steps', String(o.steps), '--warmup', String(o.warmup));
-  return runJson(o.python, args, process.env);
+  // torch.set_num_threads does not reach Debian's pthread OpenBLAS, which sizes its own pool from the CPU count:
+  // without this a 1-thread comparison would pit one of our threads against two of OpenBLAS's.
+  const n = String(o.threads);
+  return runJson(o.python, args, { ...process.env, OPENBLAS_NUM_THREADS: n, OMP_NUM_THREADS: n });
 }
 
 /** $XDG_CACHE_HOME/fintune/bench (else ~/.cache/fintune/bench): where the ONNX export is kept between runs. */

@@ -15,9 +15,8 @@ import { quantizedModules, quantizedWeightBytes } from '../peft/quant/model.js';
 import type { Module } from '../nn/module.js';
 import { DTYPE_BYTES } from '../tensor/dtype.js';
 import { crossEntropy, fromArray, tidy } from '../tensor/index.js';
-import { getBackend, setBackend, tsBackend } from '../tensor/backends.js';
-import { getNativeBackend, loadNative } from '../tensor/native_backend.js';
-import { benchTiny, cpuModel, engineName, kernelMsByOp, median, peakRssMib, round, timedBackend, type BenchRecord, type Clock } from './common.js';
+import { setBackend } from '../tensor/backends.js';
+import { benchBackend, benchTiny, cpuModel, engineName, kernelMsByOp, median, peakRssMib, round, timedBackend, type BenchRecord, type Clock } from './common.js';
 
 export interface TrainTask {
   model: GPT2Options;
@@ -90,14 +89,7 @@ export function runTrainBench(o: TrainBenchOptions): BenchRecord {
   const steps = o.steps ?? 5;
   const warmup = o.warmup ?? 2;
   const spec = trainTaskSpec(o.task);
-  if (o.backend === 'native') {
-    const nb = getNativeBackend();
-    if (!nb) throw new Error(`bench: the native backend is unavailable: ${(loadNative() as { reason: string }).reason}`);
-    setBackend(nb);
-  } else {
-    setBackend(tsBackend);
-  }
-  const be = getBackend();
+  const be = benchBackend(o.backend);
   const clock: Clock = { ns: 0n, byOp: new Map() };
   const model = new GPT2(spec.model);
   model.initWeights(0);

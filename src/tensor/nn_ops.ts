@@ -51,6 +51,19 @@ function lastDim(t: Tensor): number {
 
 // ---- linear --------------------------------------------------------------------------------------------------
 
+/** [in, out] features of a linear layer, after checking that x, W and b fit together. */
+function linearDims(x: Tensor, w: Tensor, b: Tensor | null, layout: 'out_in' | 'in_out'): [number, number] {
+  if (w.ndim !== 2) throw new Error(`linear: weight must be 2-D, got ${w.describe()}`);
+  const [inF, outF] = layout === 'out_in' ? [w.shape[1]!, w.shape[0]!] : [w.shape[0]!, w.shape[1]!];
+  if (lastDim(x) !== inF) {
+    throw new Error(`linear: input ${x.describe()} has ${lastDim(x)} features, weight ${w.describe()} (${layout}) takes ${inF}`);
+  }
+  if (b && (b.ndim !== 1 || b.shape[0] !== outF)) {
+    throw new Error(`linear: bias ${b.describe()} does not match ${outF} output features`);
+  }
+  return [inF, outF];
+}
+
 /**
  * y = x · W (+ b). `layout` says how W is stored: 'out_in' [out, in] as torch.nn.Linear (y = x·Wᵀ), or
  * 'in_out' [in, out] as GPT-2's Conv1D (y = x·W). Neither case copies or transposes W.
@@ -62,14 +75,7 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null, layout: 'out_in' 
     return withAutocast(null, () => roundBf16(linear(roundBf16(x), roundBf16(w), b ? roundBf16(b) : null, layout)));
   }
   const dtype = sameFloat(x, w, 'linear');
-  if (w.ndim !== 2) throw new Error(`linear: weight must be 2-D, got ${w.describe()}`);
-  const [inF, outF] = layout === 'out_in' ? [w.shape[1]!, w.shape[0]!] : [w.shape[0]!, w.shape[1]!];
-  if (lastDim(x) !== inF) {
-    throw new Error(`linear: input ${x.describe()} has ${lastDim(x)} features, weight ${w.describe()} (${layout}) takes ${inF}`);
-  }
-  if (b && (b.ndim !== 1 || b.shape[0] !== outF)) {
-    throw new Error(`linear: bias ${b.describe()} does not match ${outF} output features`);
-  }
+  const [inF, outF] = linearDims(x, w, b, layout);
   const wc = w.contiguous();
   const xc = x.contiguous();
   const N = x.size / inF;
@@ -143,14 +149,7 @@ function linearBf16Weight(x: Tensor, w: Tensor, b: Tensor | null, layout: 'out_i
     return withAutocast(null, () => roundBf16(linearBf16Weight(roundBf16(x), w, b ? roundBf16(b) : null, layout)));
   }
   if (x.dtype !== 'f32') throw new Error(`linear: a bf16 weight ${w.describe()} needs an f32 input, got ${x.describe()}`);
-  if (w.ndim !== 2) throw new Error(`linear: weight must be 2-D, got ${w.describe()}`);
-  const [inF, outF] = layout === 'out_in' ? [w.shape[1]!, w.shape[0]!] : [w.shape[0]!, w.shape[1]!];
-  if (lastDim(x) !== inF) {
-    throw new Error(`linear: input ${x.describe()} has ${lastDim(x)} features, weight ${w.describe()} (${layout}) takes ${inF}`);
-  }
-  if (b && (b.ndim !== 1 || b.shape[0] !== outF)) {
-    throw new Error(`linear: bias ${b.describe()} does not match ${outF} output features`);
-  }
+  const [inF, outF] = linearDims(x, w, b, layout);
   const wc = w.contiguous();
   const bits = { format: 'bf16' as const, data: wc.data as Uint16Array, off: wc.offset };
   const xc = x.contiguous();
