@@ -21,7 +21,7 @@
 namespace {
 
 const int kMaxThreads = 2;  // the calling thread plus one worker
-const int kSlots = 10;
+const int kSlots = 11;
 
 std::atomic<uint64_t> g_generation{0};
 std::atomic<int> g_done{0};

@@ -51,6 +51,10 @@ const SHAPES: [number, number, number][] = [
   [65, 97, 300],
   [130, 50, 7],
   [13, 200, 0], // K = 0: C = beta*C
+  // Narrow C (LoRA's rank-wide products): computed as Cᵀ then added back transposed; N <= 4 goes through the GEMV.
+  [512, 8, 300],
+  [700, 3, 64],
+  [300, 20, 33],
 ];
 
 const CASES: Case[] = [];
@@ -63,6 +67,8 @@ for (const [M, N, K] of SHAPES) {
   }
 }
 CASES.push({ M: 8, N: 8, K: 64, transA: false, transB: true, alpha: 1, beta: 1, batch: 40, broadcastB: false, pad: 0, off: 2 });
+CASES.push({ M: 300, N: 5, K: 77, transA: true, transB: false, alpha: 0.5, beta: 0.75, batch: 1, broadcastB: false, pad: 3, off: 11 });
+CASES.push({ M: 260, N: 12, K: 40, transA: false, transB: true, alpha: -1, beta: 1, batch: 1, broadcastB: false, pad: 1, off: 5 });
 CASES.push({ M: 512, N: 96, K: 768, transA: false, transB: false, alpha: 1, beta: 0, batch: 1, broadcastB: false, pad: 0, off: 0 });
 
 describe.runIf(PATHS.length > 0).each(PATHS)('native gemm (%s)', (simd) => {
