@@ -205,14 +205,18 @@ function linearInputGrad(g: Tensor, w: Tensor, layout: 'out_in' | 'in_out'): Ten
 }
 
 /**
- * acc + alpha · x · wᵀ (w [out, in]), with the product accumulated by the GEMM (beta = 1) straight into acc's
+ * acc + alpha · x · wᵀ (w [out, in]), with the product accumulated by the GEMM (beta = 1) into the result's
  * buffer: LoRA's up-projection added to the base layer's output with no product tensor, no scaled copy and no
- * separate sum (and, backward, no scaled gradient copy: alpha goes into the GEMMs). `acc` should be a fresh
- * result the caller owns (the base layer's output). If anything else could still read it (a node saved it, it is
- * kept, or it is a view of a larger buffer) the sum goes to a new tensor instead, so acc is never changed under
- * a reader.
+ * separate sum (and, backward, no scaled gradient copy: alpha goes into the GEMMs).
+ *
+ * With `inPlace`, the sum is written over acc's own buffer. Only a caller that created acc and drops it may ask
+ * (LoRA passes the base layer's fresh output); even then acc is copied when the engine can see another reader:
+ * a node saved it, it is kept, it wraps caller-owned memory, it is a leaf that requires a gradient, or it is a
+ * view into a larger buffer. Under bf16 autocast this is linear() (bf16 operands and product) plus a sum, as
+ * before the fusion.
  */
-export function addLinear(acc: Tensor, x: Tensor, w: Tensor, alpha: number): Tensor {
+export function addLinear(acc: Tensor, x: Tensor, w: Tensor, alpha: number, opts: { inPlace?: boolean } = {}): Tensor {
+  if (autocastMode() === 'bf16' && x.dtype === 'f32' && w.dtype === 'f32') return acc.add(linear(x, w, null, 'out_in').mul(alpha));
   const dtype = sameFloat(acc, x, 'addLinear');
   sameFloat(x, w, 'addLinear');
   if (w.ndim !== 2) throw new Error(`addLinear: weight must be 2-D, got ${w.describe()}`);
@@ -223,7 +227,14 @@ export function addLinear(acc: Tensor, x: Tensor, w: Tensor, alpha: number): Ten
   }
   const st = acc.storage;
   const owned =
-    st.savedRefs === 0 && !st.kept && !(acc.isLeaf && acc.requiresGrad) && acc.offset === 0 && acc.isContiguous() && st.length === acc.size;
+    opts.inPlace === true &&
+    st.savedRefs === 0 &&
+    !st.kept &&
+    !st.borrowed &&
+    !(acc.isLeaf && acc.requiresGrad) &&
+    acc.offset === 0 &&
+    acc.isContiguous() &&
+    st.length === acc.size;
   const out = owned ? new Tensor(st, [...acc.shape], contiguousStrides(acc.shape), 0) : noGrad(() => acc.contiguous().clone());
   const xc = x.contiguous();
   const wc = w.contiguous();

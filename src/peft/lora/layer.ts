@@ -192,7 +192,8 @@ export class LoraLayer extends Module implements PeftWrapper {
       const xd = dropping ? dropout(x, s.dropout, this.rng) : x;
       if (!s.dora) {
         // scaling · B(A x) accumulated into the base output by the GEMM itself (no product, scaled copy or sum).
-        result = addLinear(result, linear(xd, A, null, 'out_in'), B, s.scaling);
+        // `result` is the base layer's fresh output (or the previous adapter's sum), dropped here: in place is safe.
+        result = addLinear(result, linear(xd, A, null, 'out_in'), B, s.scaling, { inPlace: true });
         continue;
       }
       const lora = linear(linear(xd, A, null, 'out_in'), B, null, 'out_in');
