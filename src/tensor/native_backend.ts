@@ -95,6 +95,15 @@ export const NATIVE_ADDON_PATH =
 let status: NativeStatus | null = null;
 
 /** Loads the addon once; never throws. `reason` says why it is unavailable (missing build, load error, CPU). */
+/** Every entry point this version calls (NativeAddon's methods). */
+const ADDON_FUNCTIONS: readonly (keyof NativeAddon)[] = [
+  'gemm', 'gemmBf16', 'gemm4bit', 'readBandwidth', 'setSpinMicros', 'unary', 'binary', 'affine', 'copyStrided', 'axpy',
+  'fill', 'reduceSum', 'reduceMax', 'sumSquares', 'layerNormForward', 'layerNormBackward', 'rmsNormForward',
+  'rmsNormBackward', 'geluForward', 'geluBackward', 'siluForward', 'siluBackward', 'softmaxForward', 'softmaxBackward',
+  'crossEntropyForward', 'crossEntropyBackward', 'embeddingForward', 'embeddingBackward', 'attentionForward',
+  'attentionBackward', 'rope', 'adamw', 'info', 'setSimd', 'setThreads', 'setGemmSharedB', 'fmaPeak',
+];
+
 export function loadNative(): NativeStatus {
   if (status) return status;
   const path = NATIVE_ADDON_PATH;
@@ -105,7 +114,14 @@ export function loadNative(): NativeStatus {
   } else {
     try {
       const addon = createRequire(import.meta.url)(path) as NativeAddon;
-      status = { ok: true, addon, path, info: addon.info() };
+      // An addon built from older sources loads but lacks newer entry points: say so now rather than fail with a
+      // TypeError in the middle of a run.
+      const missing = ADDON_FUNCTIONS.filter((f) => typeof (addon as unknown as Record<string, unknown>)[f] !== 'function');
+      if (missing.length) {
+        status = { ok: false, path, reason: `${path} is out of date (no ${missing.join(', ')}): rebuild it with \`npm run build\`` };
+      } else {
+        status = { ok: true, addon, path, info: addon.info() };
+      }
     } catch (err) {
       status = { ok: false, path, reason: `loading ${path} failed: ${err instanceof Error ? err.message : String(err)}` };
     }

@@ -2,6 +2,8 @@
 // FINTUNE_BACKEND=ts opts out, FINTUNE_SIMD forces a path, and a missing addon is a single stderr notice — or an
 // error under FINTUNE_REQUIRE_NATIVE=1.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/paths.js';
@@ -29,6 +31,15 @@ describe('native loader', () => {
   it('FINTUNE_REQUIRE_NATIVE=1 turns a missing addon into an error that says why', () => {
     const { out } = run({ FINTUNE_NATIVE_PATH: '/nonexistent/fintune.node', FINTUNE_REQUIRE_NATIVE: '1' });
     expect(String(out.error)).toMatch(/FINTUNE_REQUIRE_NATIVE=1.*does not exist/);
+  });
+
+  it('an addon built from older sources (missing entry points) is refused by name, not used until a TypeError', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'fintune-stale-'));
+    const stale = path.join(dir, 'stale.cjs');
+    writeFileSync(stale, 'module.exports = { gemm() {}, info() { return { simd: "avx2", threads: 2, supported: ["avx2"] }; } };\n');
+    const { out } = run({ FINTUNE_NATIVE_PATH: stale, FINTUNE_REQUIRE_NATIVE: '1' });
+    expect(String(out.error)).toMatch(/out of date \(no gemmBf16, gemm4bit, .*\): rebuild it with `npm run build`/);
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('FINTUNE_BACKEND=ts picks the reference backend silently', () => {
