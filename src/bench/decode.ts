@@ -22,8 +22,7 @@ import type { Module } from '../nn/module.js';
 import { setBackend } from '../tensor/backends.js';
 import { DTYPE_BYTES } from '../tensor/dtype.js';
 import { f32ToBf16 } from '../tensor/half.js';
-import * as nativeModule from '../tensor/native_backend.js';
-import { loadNative } from '../tensor/native_backend.js';
+import { loadNative, nativeReadBandwidth } from '../tensor/native_backend.js';
 import { createRng } from '../tensor/rng.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { benchBackend, benchTiny, cpuModel, engineName, kernelMsByOp, peakRssMib, round, timedBackend, type BenchRecord, type Clock } from './common.js';
@@ -49,12 +48,10 @@ export interface DecodeBenchOptions {
   bandwidthSeconds?: number;
 }
 
-/** The native backend's in-process read bandwidth (GB/s) when this build can measure it, else null. */
+/** The native backend's in-process read bandwidth (GB/s), or null without the addon or a usable reading. */
 export function measuredReadBandwidth(seconds: number): number | null {
-  const m = nativeModule as unknown as { nativeReadBandwidth?: (s: number) => number; readBandwidth?: (s: number) => number };
-  const fn = m.nativeReadBandwidth ?? m.readBandwidth;
-  if (typeof fn !== 'function' || !loadNative().ok) return null;
-  const v = fn(seconds);
+  if (!loadNative().ok) return null;
+  const v = nativeReadBandwidth(seconds);
   return Number.isFinite(v) && v > 0 ? v : null;
 }
 

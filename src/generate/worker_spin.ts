@@ -8,11 +8,10 @@
  * need: the prefill of a 12-layer model went from 19 ms to ~280 ms at 20 ms of spin), so the spin stays short and
  * is restored when the loop ends. FINTUNE_DECODE_SPIN_US overrides it (200 = the pool's default, no change).
  *
- * Feature-detected: a build without the spin setter (`setNativeSpinMicros`), one thread, or the TS backend leave
- * everything as is.
+ * With one thread or the TS backend there is no worker, and everything is left as is.
  */
 import { getBackend } from '../tensor/backends.js';
-import * as nativeModule from '../tensor/native_backend.js';
+import { setNativeSpinMicros } from '../tensor/native_backend.js';
 
 const DEFAULT_SPIN_MICROS = 200;
 
@@ -25,22 +24,14 @@ function spinFromEnv(v: string | undefined): number | null {
   return Number.isFinite(n) && n >= 0 ? n : null;
 }
 
-type SpinSetter = (us: number) => number | void;
-
-function spinSetter(): SpinSetter | null {
-  const m = nativeModule as unknown as { setNativeSpinMicros?: SpinSetter; setSpinMicros?: SpinSetter };
-  const fn = m.setNativeSpinMicros ?? m.setSpinMicros;
-  return typeof fn === 'function' && getBackend().name === 'native' && getBackend().threads > 1 ? fn : null;
-}
-
 /** Run fn with the worker spinning `us` µs between kernels; the previous setting comes back afterwards. */
 export function withWorkerSpin<T>(us: number, fn: () => T): T {
-  const set = spinSetter();
-  if (!set) return fn();
-  const prev = set(us);
+  const be = getBackend();
+  if (be.name !== 'native' || be.threads < 2) return fn();
+  const prev = setNativeSpinMicros(us);
   try {
     return fn();
   } finally {
-    set(typeof prev === 'number' && prev >= 0 ? prev : DEFAULT_SPIN_MICROS);
+    setNativeSpinMicros(prev >= 0 ? prev : DEFAULT_SPIN_MICROS);
   }
 }

@@ -51,6 +51,11 @@ function lastDim(t: Tensor): number {
 
 // ---- linear --------------------------------------------------------------------------------------------------
 
+/** Every one of `rows` rows of dst set to `row`: a bias written first, so the GEMM adds the product (beta = 1). */
+export function fillRows(dst: Buf, row: Buf, rows: number): void {
+  for (let r = 0; r < rows; r++) dst.set(row, r * row.length);
+}
+
 /** [in, out] features of a linear layer, after checking that x, W and b fit together. */
 function linearDims(x: Tensor, w: Tensor, b: Tensor | null, layout: 'out_in' | 'in_out'): [number, number] {
   if (w.ndim !== 2) throw new Error(`linear: weight must be 2-D, got ${w.describe()}`);
@@ -82,11 +87,7 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null, layout: 'out_in' 
   const outShape = [...x.shape.slice(0, -1), outF];
   const out = empty(outShape, dtype);
   const be = backendFor(out.buf);
-  if (b) {
-    const bb = b.contiguous().flatBuf();
-    const o = out.buf;
-    for (let r = 0; r < N; r++) o.set(bb, r * outF);
-  }
+  if (b) fillRows(out.buf, b.contiguous().flatBuf(), N);
   const wT = layout === 'out_in';
   be.gemm({
     transA: false, transB: wT, M: N, N: outF, K: inF, alpha: 1, beta: b ? 1 : 0,
@@ -155,11 +156,7 @@ function linearBf16Weight(x: Tensor, w: Tensor, b: Tensor | null, layout: 'out_i
   const xc = x.contiguous();
   const N = x.size / inF;
   const out = empty([...x.shape.slice(0, -1), outF], 'f32');
-  if (b) {
-    const bb = b.contiguous().flatBuf();
-    const o = out.buf;
-    for (let r = 0; r < N; r++) o.set(bb, r * outF);
-  }
+  if (b) fillRows(out.buf, b.contiguous().flatBuf(), N);
   const wT = layout === 'out_in';
   backendFor(out.buf).gemm({
     transA: false, transB: wT, M: N, N: outF, K: inF, alpha: 1, beta: b ? 1 : 0,
