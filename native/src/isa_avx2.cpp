@@ -12,7 +12,7 @@ namespace {
 
 // 6×16 micro-tile: 12 ymm accumulators + 2 for B + 1 broadcast = 15 of the 16 ymm registers.
 const long MR = 6, NR = 16;
-const long KC0 = 128, MC0 = 480, NC0 = 1536;
+const long KC0 = 384, MC0 = 168, NC0 = 1536;
 
 #pragma GCC push_options
 #pragma GCC optimize("unroll-loops")

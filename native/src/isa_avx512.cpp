@@ -20,7 +20,7 @@ namespace {
 // 8×48 micro-tile: 24 zmm accumulators, 3 zmm of B per k, A broadcast from memory (embedded broadcast).
 // 24 independent FMA chains cover 2 FMA ports × 4-cycle latency three times over.
 const long MR = 8, NR = 48;
-const long KC0 = 128, MC0 = 512, NC0 = 1536;
+const long KC0 = 512, MC0 = 128, NC0 = 1536;
 
 #pragma GCC push_options
 #pragma GCC optimize("unroll-loops")
