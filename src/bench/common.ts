@@ -3,7 +3,7 @@
  * the CPU model string from /proc/cpuinfo, peak RSS in MiB, and a median over timed steps.
  */
 import { readFileSync } from 'node:fs';
-import type { Backend } from '../tensor/backend.js';
+import type { Backend, GemmParams } from '../tensor/backend.js';
 import { setBackend, tsBackend } from '../tensor/backends.js';
 import { getNativeBackend, loadNative } from '../tensor/native_backend.js';
 import { VERSION } from '../version.js';
@@ -67,6 +67,16 @@ export function benchTiny(): boolean {
 export interface Clock {
   ns: bigint;
   byOp: Map<PropertyKey, bigint>;
+  /** GEMM wall time by shape (`MxKxN` with the transposes and beta), when the profile asks for it. */
+  byGemm?: Map<string, { ns: bigint; calls: number; flops: number }>;
+}
+
+/** The key a GEMM is profiled under: its shape, transposes, batch and beta (accumulating or not). */
+function gemmKey(p: GemmParams): { key: string; flops: number } {
+  const t = `${p.transA ? 'T' : 'N'}${p.transB ? 'T' : 'N'}`;
+  const b = p.batch > 1 ? ` x${p.batch}` : '';
+  const bq = p.bq ? ` ${p.bq.format}` : '';
+  return { key: `${p.M}x${p.K}x${p.N} ${t}${b}${p.beta !== 0 ? ' +C' : ''}${bq}`, flops: 2 * p.M * p.N * Math.max(p.K, 1) * p.batch };
 }
 
 /** A backend whose every call adds its wall time to `ns` (kernel time; the rest of a step is overhead). */
@@ -87,6 +97,14 @@ export function timedBackend(inner: Backend, clock: Clock): Backend {
             const dt = process.hrtime.bigint() - t0;
             clock.ns += dt;
             clock.byOp.set(key, (clock.byOp.get(key) ?? 0n) + dt);
+            if (key === 'gemm' && clock.byGemm) {
+              const { key: k, flops } = gemmKey(args[0] as GemmParams);
+              const e = clock.byGemm.get(k) ?? { ns: 0n, calls: 0, flops: 0 };
+              e.ns += dt;
+              e.calls++;
+              e.flops += flops;
+              clock.byGemm.set(k, e);
+            }
           }
         };
         cache.set(key, w);
@@ -103,6 +121,24 @@ export function kernelMsByOp(byOp: Map<PropertyKey, bigint>, units: number): Rec
       .filter(([, ns]) => ns > 0n)
       .sort((a, b) => Number(b[1] - a[1]))
       .map(([k, ns]) => [String(k), round(Number(ns) / 1e6 / units, 3)]),
+  );
+}
+
+/**
+ * GEMM time per unit of work by shape, largest first, each with its calls per unit and GFLOP/s: which products
+ * run below the kernel's benchmark speed in place (cold operands, transposed packing, thin shapes).
+ */
+export function gemmMsByShape(
+  byGemm: Map<string, { ns: bigint; calls: number; flops: number }>,
+  units: number,
+): Record<string, { ms: number; calls: number; gflops: number }> {
+  return Object.fromEntries(
+    [...byGemm]
+      .sort((a, b) => Number(b[1].ns - a[1].ns))
+      .map(([k, e]) => [
+        k,
+        { ms: round(Number(e.ns) / 1e6 / units, 3), calls: round(e.calls / units, 2), gflops: round(e.flops / Number(e.ns), 1) },
+      ]),
   );
 }
 

@@ -16,7 +16,7 @@ import type { Module } from '../nn/module.js';
 import { DTYPE_BYTES } from '../tensor/dtype.js';
 import { crossEntropy, fromArray, tidy } from '../tensor/index.js';
 import { setBackend } from '../tensor/backends.js';
-import { benchBackend, benchTiny, cpuModel, engineName, kernelMsByOp, median, peakRssMib, round, timedBackend, type BenchRecord, type Clock } from './common.js';
+import { benchBackend, benchTiny, cpuModel, engineName, kernelMsByOp, gemmMsByShape, median, peakRssMib, round, timedBackend, type BenchRecord, type Clock } from './common.js';
 
 export interface TrainTask {
   model: GPT2Options;
@@ -90,7 +90,7 @@ export function runTrainBench(o: TrainBenchOptions): BenchRecord {
   const warmup = o.warmup ?? 2;
   const spec = trainTaskSpec(o.task);
   const be = benchBackend(o.backend);
-  const clock: Clock = { ns: 0n, byOp: new Map() };
+  const clock: Clock = { ns: 0n, byOp: new Map(), byGemm: new Map() };
   const model = new GPT2(spec.model);
   model.initWeights(0);
   if (o.task === 'lora') applyMethod(model, 'lora', BENCH_LORA);
@@ -148,6 +148,7 @@ export function runTrainBench(o: TrainBenchOptions): BenchRecord {
           kernel_ms_per_step: round(kernelMs, 1),
           overhead_ms_per_step: round((totalS * 1e3) / steps - kernelMs, 1),
           kernel_ms_per_step_by_op: kernelMsByOp(clock.byOp, steps),
+          gemm_ms_per_step_by_shape: gemmMsByShape(clock.byGemm!, steps),
         }
       : {}),
   };
