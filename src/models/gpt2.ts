@@ -6,7 +6,7 @@
  * Differences from Hugging Face to know about: dropout on attention probabilities (attn_pdrop) is not applied
  * (the fused attention kernel keeps no probability matrix); residual and embedding dropout are.
  */
-import { Conv1D, Embedding, LayerNorm } from '../nn/layers.js';
+import { Conv1D, Embedding, LayerNorm, residual } from '../nn/layers.js';
 import { Module, param } from '../nn/module.js';
 import { attend, KVCache } from '../nn/attention.js';
 import { defaultPositions, keptPositions, LMHead, type CausalLM, type ForwardOptions } from './common.js';
@@ -114,8 +114,8 @@ export class Block extends Module {
     this.mlp = new MLP(o.nEmbd, o.nInner, o.activation === 'gelu_new');
   }
   forward(x: Tensor, layer: number, opts: ForwardOptions): Tensor {
-    x = x.add(this.drop(this.attn.forward(this.ln_1.forward(x), layer, opts)));
-    return x.add(this.drop(this.mlp.forward(this.ln_2.forward(x))));
+    x = residual(x, this.drop(this.attn.forward(this.ln_1.forward(x), layer, opts)));
+    return residual(x, this.drop(this.mlp.forward(this.ln_2.forward(x))));
   }
 }
 

@@ -7,7 +7,7 @@
  * sliding window on the layers the config names. Rotary embeddings use the rotate-half convention of HF's
  * checkpoints, with rope_theta and Llama 3.1's `llama3` frequency scaling.
  */
-import { Embedding, Linear, RMSNorm } from '../nn/layers.js';
+import { Embedding, Linear, RMSNorm, residual } from '../nn/layers.js';
 import { Module, param } from '../nn/module.js';
 import { attend, KVCache } from '../nn/attention.js';
 import { linear, rope, silu } from '../tensor/nn_ops.js';
@@ -178,8 +178,8 @@ export class LlamaDecoderLayer extends Module {
     this.mlp = new LlamaMLP(o);
   }
   forward(x: Tensor, pos: Int32Array, opts: ForwardOptions): Tensor {
-    x = x.add(this.self_attn.forward(this.input_layernorm.forward(x), pos, opts));
-    return x.add(this.mlp.forward(this.post_attention_layernorm.forward(x)));
+    x = residual(x, this.self_attn.forward(this.input_layernorm.forward(x), pos, opts));
+    return residual(x, this.mlp.forward(this.post_attention_layernorm.forward(x)));
   }
 }
 

@@ -3,6 +3,18 @@ import { embedding, layerNorm, linear, rmsNorm } from '../tensor/nn_ops.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Module, param } from './module.js';
 
+/**
+ * x + branch, the residual connection of a transformer block, then the branch's memory freed at once when nothing
+ * saved it for backward (an add saves neither input). Inside a training step's tidy scope the branch output would
+ * otherwise live until the step ends: GPT-2 124M at 4×128 tokens carries 37 MB of such outputs (two per layer)
+ * through its whole backward pass.
+ */
+export function residual(x: Tensor, branch: Tensor): Tensor {
+  const y = x.add(branch);
+  if (branch.storage !== x.storage) branch.disposeIfUnsaved();
+  return y;
+}
+
 /** y = x·Wᵀ + b with W [out, in], as torch.nn.Linear. */
 export class Linear extends Module {
   weight: Tensor;

@@ -114,6 +114,19 @@ export class Tensor {
     this.storage.release();
   }
 
+  /**
+   * Return this tensor's memory to the pool now if nothing needs it later: no autograd node saved it for backward,
+   * it was not kept, a tidy scope owns it (so the scope would free it at its end anyway) and it is not borrowed.
+   * For an intermediate consumed by an op that does not save its inputs (a residual branch once added): it would
+   * otherwise stay allocated until the scope ends, through the whole backward pass. Returns whether it released.
+   */
+  disposeIfUnsaved(): boolean {
+    const st = this.storage;
+    if (st.savedRefs > 0 || st.kept || st.borrowed || st.scope === null || (this.isLeaf && this.requiresGrad)) return false;
+    st.release();
+    return true;
+  }
+
   /** Exempt this tensor from release by tidy() scopes and backward(). */
   keep(): this {
     this.storage.kept = true;

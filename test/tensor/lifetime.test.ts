@@ -28,3 +28,51 @@ describe('backward keeps what it still reads', () => {
     }
   });
 });
+
+describe('residual frees the branch it consumed', () => {
+  it('releases an unsaved branch at once, keeps one a node saved, and gives the same gradients as x.add', async () => {
+    const { residual } = await import('../../src/nn/layers.js');
+    const run = (fused: boolean): { grads: number[]; freed: boolean[] } => {
+      const x = rnd([4, 6], 3).requiresGrad_();
+      const w = rnd([4, 6], 4).requiresGrad_();
+      const freed: boolean[] = [];
+      tidy(() => {
+        const unsaved = x.mul(2).add(1); // add saves nothing: nobody reads this branch in backward
+        const saved = x.mul(w);
+        const reader = saved.mul(w); // saves `saved` for its backward before the residual consumes it
+        const a = fused ? residual(x, unsaved) : x.add(unsaved);
+        const b = fused ? residual(a, saved) : a.add(saved);
+        const loss = b.mul(reader).sum();
+        for (const t of [unsaved, saved]) {
+          let ok = true;
+          try {
+            t.toFlat();
+          } catch {
+            ok = false;
+          }
+          freed.push(!ok);
+        }
+        loss.backward();
+      });
+      return { grads: [...(x.grad!.toFlat() as Float64Array), ...(w.grad!.toFlat() as Float64Array)], freed };
+    };
+    const fused = run(true);
+    const plain = run(false);
+    expect(fused.grads).toEqual(plain.grads);
+    expect(fused.freed).toEqual([true, false]);
+    expect(plain.freed).toEqual([false, false]);
+  });
+
+  it('never frees outside a tidy scope or a tensor the caller kept', async () => {
+    const { residual } = await import('../../src/nn/layers.js');
+    const x = rnd([2, 3], 5);
+    const branch = x.mul(3);
+    residual(x, branch);
+    expect(() => branch.toFlat()).not.toThrow(); // no scope owns it: the caller's
+    tidy(() => {
+      const kept = x.mul(3).keep();
+      residual(x, kept);
+      expect(() => kept.toFlat()).not.toThrow();
+    });
+  });
+});
