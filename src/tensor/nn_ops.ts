@@ -26,19 +26,22 @@ import {
 // ---- gradient buffers ----------------------------------------------------------------------------------------
 
 /**
- * Where a weight's gradient goes: a leaf's own `.grad` (allocated zeroed on first use, outside any scope) that
- * kernels accumulate into; or, for a non-leaf weight, a zeroed temporary handed back to the engine.
+ * Where a weight's gradient goes: a leaf's own `.grad` (allocated on first use, outside any scope) that kernels
+ * accumulate into; or, for a non-leaf weight, a temporary handed back to the engine. A new buffer is zeroed,
+ * unless the caller overwrites all of it (`overwrite`: a GEMM with beta = 0 when `fresh`), which saves a pass
+ * writing zeros and one reading them back over every weight-sized gradient of a step.
  */
-function weightGradTarget(w: Tensor): { buf: Buf; ret: Tensor | null } | null {
+function weightGradTarget(w: Tensor, overwrite = false): { buf: Buf; ret: Tensor | null; fresh: boolean } | null {
   if (!w.requiresGrad) return null;
   if (w.isLeaf) {
+    const fresh = !w.grad;
     if (!w.grad) {
-      w.grad = new Tensor(newStorageUnscoped(w.dtype, w.size, true), [...w.shape], contiguousStrides(w.shape), 0);
+      w.grad = new Tensor(newStorageUnscoped(w.dtype, w.size, !overwrite), [...w.shape], contiguousStrides(w.shape), 0);
     }
-    return { buf: w.grad.flatBuf(), ret: null };
+    return { buf: w.grad.flatBuf(), ret: null, fresh: fresh && overwrite };
   }
-  const t = empty(w.shape, w.dtype, true);
-  return { buf: t.buf, ret: t };
+  const t = empty(w.shape, w.dtype, !overwrite);
+  return { buf: t.buf, ret: t, fresh: overwrite };
 }
 
 function requireFloat(t: Tensor, op: string): void {
@@ -102,12 +105,13 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null, layout: 'out_in' 
     (g) => {
       const gc = g.contiguous();
       const gx = x.requiresGrad ? linearInputGrad(gc, wc, layout) : null;
-      const wt = weightGradTarget(w);
+      const wt = weightGradTarget(w, true);
       if (wt) {
+        const beta = wt.fresh ? 0 : 1; // a new gradient is written, not accumulated into
         if (wT) {
           // dW [out, in] += dYᵀ · X
           be.gemm({
-            transA: true, transB: false, M: outF, N: inF, K: N, alpha: 1, beta: 1,
+            transA: true, transB: false, M: outF, N: inF, K: N, alpha: 1, beta,
             a: gc.buf, aOff: gc.offset, lda: outF, strideA: 0,
             b: xc.buf, bOff: xc.offset, ldb: inF, strideB: 0,
             c: wt.buf, cOff: 0, ldc: inF, strideC: 0, batch: 1,
@@ -115,7 +119,7 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null, layout: 'out_in' 
         } else {
           // dW [in, out] += Xᵀ · dY
           be.gemm({
-            transA: true, transB: false, M: inF, N: outF, K: N, alpha: 1, beta: 1,
+            transA: true, transB: false, M: inF, N: outF, K: N, alpha: 1, beta,
             a: xc.buf, aOff: xc.offset, lda: inF, strideA: 0,
             b: gc.buf, bOff: gc.offset, ldb: outF, strideB: 0,
             c: wt.buf, cOff: 0, ldc: outF, strideC: 0, batch: 1,
@@ -123,12 +127,16 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null, layout: 'out_in' 
         }
       }
       let gbRet: Tensor | null = null;
-      const bt = b ? weightGradTarget(b) : null;
+      const bt = b ? weightGradTarget(b, true) : null;
       if (bt) {
-        const tmp = empty([outF], dtype);
-        be.reduceSum(1, N, outF, gc.buf, gc.offset, tmp.buf, 0);
-        be.axpy(outF, 1, tmp.buf, 0, bt.buf, 0);
-        tmp.dispose();
+        if (bt.fresh) {
+          be.reduceSum(1, N, outF, gc.buf, gc.offset, bt.buf, 0);
+        } else {
+          const tmp = empty([outF], dtype);
+          be.reduceSum(1, N, outF, gc.buf, gc.offset, tmp.buf, 0);
+          be.axpy(outF, 1, tmp.buf, 0, bt.buf, 0);
+          tmp.dispose();
+        }
         gbRet = bt.ret;
       }
       return [gx, wt?.ret ?? null, gbRet];
@@ -258,11 +266,11 @@ export function addLinear(acc: Tensor, x: Tensor, w: Tensor, alpha: number, opts
           c: gx.buf, cOff: 0, ldc: inF, strideC: 0, batch: 1,
         });
       }
-      const wt = weightGradTarget(w);
+      const wt = weightGradTarget(w, true);
       if (wt) {
-        // dW [out, in] += alpha · dYᵀ · X
+        // dW [out, in] += alpha · dYᵀ · X (written, not accumulated, when the gradient is new)
         be.gemm({
-          transA: true, transB: false, M: outF, N: inF, K: N, alpha, beta: 1,
+          transA: true, transB: false, M: outF, N: inF, K: N, alpha, beta: wt.fresh ? 0 : 1,
           a: gc.buf, aOff: gc.offset, lda: outF, strideA: 0,
           b: xc.buf, bOff: xc.offset, ldb: inF, strideB: 0,
           c: wt.buf, cOff: 0, ldc: inF, strideC: 0, batch: 1,
