@@ -68,7 +68,14 @@ export interface Clock {
   ns: bigint;
   byOp: Map<PropertyKey, bigint>;
   /** GEMM wall time by shape (`MxKxN` with the transposes and beta), when the profile asks for it. */
-  byGemm?: Map<string, { ns: bigint; calls: number; flops: number }>;
+  byGemm?: Map<string, GemmTally>;
+}
+
+/** Wall time, calls and floating-point operations of the GEMMs of one shape. */
+export interface GemmTally {
+  ns: bigint;
+  calls: number;
+  flops: number;
 }
 
 /** The key a GEMM is profiled under: its shape, transposes, batch and beta (accumulating or not). */
@@ -76,7 +83,8 @@ function gemmKey(p: GemmParams): { key: string; flops: number } {
   const t = `${p.transA ? 'T' : 'N'}${p.transB ? 'T' : 'N'}`;
   const b = p.batch > 1 ? ` x${p.batch}` : '';
   const bq = p.bq ? ` ${p.bq.format}` : '';
-  return { key: `${p.M}x${p.K}x${p.N} ${t}${b}${p.beta !== 0 ? ' +C' : ''}${bq}`, flops: 2 * p.M * p.N * Math.max(p.K, 1) * p.batch };
+  const key = `${p.M}x${p.K}x${p.N} ${t}${b}${p.beta !== 0 ? ' +C' : ''}${bq}`;
+  return { key, flops: 2 * p.M * p.N * Math.max(p.K, 1) * p.batch };
 }
 
 /** A backend whose every call adds its wall time to `ns` (kernel time; the rest of a step is overhead). */
@@ -129,7 +137,7 @@ export function kernelMsByOp(byOp: Map<PropertyKey, bigint>, units: number): Rec
  * run below the kernel's benchmark speed in place (cold operands, transposed packing, thin shapes).
  */
 export function gemmMsByShape(
-  byGemm: Map<string, { ns: bigint; calls: number; flops: number }>,
+  byGemm: Map<string, GemmTally>,
   units: number,
 ): Record<string, { ms: number; calls: number; gflops: number }> {
   return Object.fromEntries(
