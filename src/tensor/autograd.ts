@@ -20,11 +20,27 @@ export interface BackwardContext {
   saved: Tensor[];
 }
 
+/**
+ * A gradient that is zero outside one region of its input (a slice's): `grad` belongs at `region(full)`, a view of
+ * a tensor of the input's shape. The engine adds it straight into that region of the input's gradient when it owns
+ * that gradient alone, instead of a zero-filled full-size tensor per slice summed with the others (GPT-2's q, k
+ * and v are three slices of one projection: three fills and two full-size sums a layer).
+ */
+export class RegionGrad {
+  constructor(
+    readonly grad: Tensor,
+    readonly region: (full: Tensor) => Tensor,
+  ) {}
+}
+
+/** What a backward function returns for each input: a gradient, a gradient for a region of it, or none. */
+export type InputGrad = Tensor | RegionGrad | null;
+
 export interface Node {
   readonly name: string;
   readonly inputs: readonly (Tensor | null)[];
   ctx: BackwardContext;
-  backward: ((grad: Tensor, ctx: BackwardContext) => (Tensor | null)[]) | null;
+  backward: ((grad: Tensor, ctx: BackwardContext) => InputGrad[]) | null;
 }
 
 let gradEnabled = true;
@@ -64,7 +80,7 @@ export function record(
   out: Tensor,
   name: string,
   inputs: readonly (Tensor | null)[],
-  backward: (grad: Tensor, ctx: BackwardContext) => (Tensor | null)[],
+  backward: (grad: Tensor, ctx: BackwardContext) => InputGrad[],
   saved: Tensor[] = [],
 ): Tensor {
   if (!needsGrad(...inputs)) return out;
@@ -80,6 +96,10 @@ export interface GradHelpers {
   ones(shape: readonly number[], like: Tensor): Tensor;
   accumulateInto(dst: Tensor, src: Tensor): void;
   zerosUnscoped(like: Tensor): Tensor;
+  /** dst += src where dst may be a strided view (a region of a gradient). */
+  addIntoView(dst: Tensor, src: Tensor): void;
+  /** A zeroed tensor of `like`'s shape and dtype with `src` copied into `region` of it. */
+  placeInZeros(like: Tensor, src: Tensor, region: (full: Tensor) => Tensor): Tensor;
 }
 let helpers: GradHelpers | null = null;
 export function installGradHelpers(h: GradHelpers): void {
@@ -169,7 +189,13 @@ export function runBackward(root: Tensor, grad?: Tensor, opts: BackwardOptions =
     const inGrads = node.backward(g, node.ctx);
     for (let k = 0; k < node.inputs.length; k++) {
       const inp = node.inputs[k];
-      const ig = inGrads[k];
+      const out = inGrads[k];
+      if (out instanceof RegionGrad) {
+        if (inp && inp.requiresGrad) putRegion(inp, out);
+        freeIfUnowned(out.grad);
+        continue;
+      }
+      const ig = out;
       if (!inp || !ig || !inp.requiresGrad) {
         if (ig) freeIfUnowned(ig);
         continue;
@@ -200,6 +226,28 @@ export function runBackward(root: Tensor, grad?: Tensor, opts: BackwardOptions =
       const n = pendingUses!.get(inp)! - 1;
       pendingUses!.set(inp, n);
       if (n === 0) opts.onGradFinal!(inp);
+    }
+  }
+
+  // A region's gradient: added in place into the input's gradient when only the map holds that gradient (and it
+  // is contiguous, so no element is written twice); otherwise made full-size and accumulated as usual.
+  function putRegion(t: Tensor, rg: RegionGrad): void {
+    const prev = t.node ? grads.get(t) : undefined;
+    if (
+      prev &&
+      gradRefs.get(prev.storage) === 1 &&
+      prev.storage !== protectedStorage &&
+      prev.storage !== rg.grad.storage &&
+      prev.isContiguous()
+    ) {
+      h.addIntoView(rg.region(prev), rg.grad);
+      return;
+    }
+    const full = h.placeInZeros(t, rg.grad, rg.region);
+    if (t.node) put(t, full);
+    else {
+      accumulateLeaf(t, full);
+      freeIfUnowned(full);
     }
   }
 

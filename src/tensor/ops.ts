@@ -5,7 +5,7 @@
  */
 import type { BinaryOp, Buf, UnaryOp } from './backend.js';
 import { backendFor } from './backends.js';
-import { installGradHelpers, record } from './autograd.js';
+import { installGradHelpers, record, RegionGrad } from './autograd.js';
 import { isFloat, type FloatDType } from './dtype.js';
 import { newStorageUnscoped, wrapStorage } from './storage.js';
 import { contiguousStrides, empty, fmtShape, numel, sameFloat, Tensor, type Shape } from './tensor.js';
@@ -74,12 +74,7 @@ export function slice(t: Tensor, d: number, start: number, end: number, step: nu
   const offset = t.offset + start * t.strides[d]!;
   strides[d] = t.strides[d]! * step;
   const out = new Tensor(t.storage, shape, strides, offset);
-  return record(out, 'slice', [t], (g) => {
-    const gi = empty(t.shape, g.dtype as FloatDType, true);
-    const dst = slice(gi, d, start, end, step);
-    backendFor(g.buf).copyStrided(g.shape, g.stridedView(), dst.stridedView());
-    return [gi];
-  });
+  return record(out, 'slice', [t], (g) => [new RegionGrad(g, (full) => slice(full, d, start, end, step))]);
 }
 
 export function expand(t: Tensor, shape: number[]): Tensor {
@@ -514,6 +509,16 @@ function accumulateInto(dst: Tensor, src: Tensor): void {
 installGradHelpers({
   addOutOfPlace,
   accumulateInto,
+  addIntoView(dst, src) {
+    const sum = addOutOfPlace(dst, src);
+    backendFor(dst.buf).copyStrided(dst.shape, sum.stridedView(), dst.stridedView());
+    sum.dispose();
+  },
+  placeInZeros(like, src, region) {
+    const full = empty(like.shape, src.dtype as FloatDType, true);
+    backendFor(full.buf).copyStrided(src.shape, src.stridedView(), region(full).stridedView());
+    return full;
+  },
   ones(shape, like) {
     const t = empty(shape, like.dtype);
     (t.buf as Float32Array).fill(1);
