@@ -3,8 +3,9 @@
  *
  * Each differentiable op that sees an input requiring a gradient records a Node on its output: the inputs, the
  * tensors it saved for backward, and a backward function mapping the output's gradient to one gradient per input
- * (null where an input needs none). Backward functions return fresh tensors or views of the incoming gradient,
- * never forward tensors, so every gradient buffer in flight belongs to the engine and can be freed once used.
+ * (null where an input needs none; a RegionGrad where it is zero outside one region, as a slice's). Backward
+ * functions return fresh tensors or views of the incoming gradient, never forward tensors, so every gradient
+ * buffer in flight belongs to the engine and can be freed once used.
  *
  * Memory during backward:
  *  - an intermediate's gradient is released as soon as its node has consumed it;
