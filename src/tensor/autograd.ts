@@ -206,11 +206,7 @@ export function runBackward(root: Tensor, grad?: Tensor, opts: BackwardOptions =
           `internal: backward of ${node.name} gave a gradient ${ig.describe()} for input ${inp.describe()}`,
         );
       }
-      if (inp.node) put(inp, ig);
-      else {
-        accumulateLeaf(inp, ig);
-        freeIfUnowned(ig);
-      }
+      deliver(inp, ig);
     }
     ref(g, -1);
     releaseSaved(node);
@@ -244,11 +240,15 @@ export function runBackward(root: Tensor, grad?: Tensor, opts: BackwardOptions =
       h.addIntoView(rg.region(prev), rg.grad);
       return;
     }
-    const full = h.placeInZeros(t, rg.grad, rg.region);
-    if (t.node) put(t, full);
+    deliver(t, h.placeInZeros(t, rg.grad, rg.region));
+  }
+
+  // A full-size gradient for input t: into the map for an intermediate, into `.grad` for a leaf.
+  function deliver(t: Tensor, g: Tensor): void {
+    if (t.node) put(t, g);
     else {
-      accumulateLeaf(t, full);
-      freeIfUnowned(full);
+      accumulateLeaf(t, g);
+      freeIfUnowned(g);
     }
   }
 
