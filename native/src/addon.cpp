@@ -719,6 +719,32 @@ FN(js_set_spin_us) {
   return num((double)ft_set_spin_us(us > 1e12 ? (long)1e12 : (long)us));
 }
 
+// hugePages(typedArray, collapse): asks the kernel to back the 2 MiB-aligned interior of the array's memory
+// with transparent huge pages (madvise MADV_HUGEPAGE; with collapse, also MADV_COLLAPSE, which converts pages
+// already touched, synchronously). Streaming a weight from memory measured ~15 % faster from huge pages here:
+// fewer TLB misses, and the prefetchers run on. Returns the bytes now advised (collapse: collapsed), 0 where the
+// OS has no such advice or the array is smaller than one huge page.
+FN(js_huge_pages) {
+  size_t n = 2;
+  napi_value v[2];
+  check(napi_get_cb_info(g_env, info, &n, v, nullptr, nullptr), "hugePages");
+  if (n < 1) fail("hugePages: expected a typed array");
+  bool is = false;
+  napi_is_typedarray(g_env, v[0], &is);
+  if (!is) fail("hugePages: expected a typed array");
+  napi_typedarray_type type;
+  size_t len, byteoff;
+  void* data;
+  napi_value ab;
+  check(napi_get_typedarray_info(g_env, v[0], &type, &len, &data, &ab, &byteoff), "hugePages");
+  bool collapse = false;
+  if (n >= 2) napi_get_value_bool(g_env, v[1], &collapse);
+  size_t elem = type == napi_float64_array || type == napi_bigint64_array ? 8
+                : type == napi_float32_array || type == napi_int32_array || type == napi_uint32_array ? 4
+                : type == napi_uint16_array || type == napi_int16_array ? 2 : 1;
+  return num((double)ft_huge_pages(data, len * elem, collapse));
+}
+
 FN(js_fma_peak) {
   size_t n = 1;
   napi_value v;
@@ -775,6 +801,7 @@ NAPI_MODULE_INIT() {
       {"gemm4bit", js_gemm_4bit},
       {"readBandwidth", js_read_bw},
       {"setSpinMicros", js_set_spin_us},
+      {"hugePages", js_huge_pages},
       {"unary", js_unary},
       {"binary", js_binary},
       {"affine", js_affine},

@@ -24,6 +24,9 @@ float* ft_scratch(int tid, int slot, size_t floats);
 // How long the worker spins after a task before it sleeps (microseconds; default 200). Decode loops raise it
 // so the worker stays hot between tokens; returns the previous value.
 long ft_set_spin_us(long us);
+// Advises transparent huge pages for the 2 MiB-aligned interior of [p, p + bytes) (and with `collapse`, converts
+// the pages already touched now); returns the bytes advised / collapsed, 0 where the OS cannot.
+size_t ft_huge_pages(void* p, size_t bytes, bool collapse);
 
 // ---- kernel arguments -----------------------------------------------------------------------------------
 struct FtGemm {

@@ -9,6 +9,7 @@
 
 #include <immintrin.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,6 +99,23 @@ float* ft_scratch(int, int slot, size_t floats) {
     s.cap = s.p ? floats : 0;
   }
   return s.p;
+}
+
+size_t ft_huge_pages(void* p, size_t bytes, bool collapse) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  const uintptr_t huge = (uintptr_t)2 << 20;
+  uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+  uintptr_t hi = ((uintptr_t)p + bytes) & ~(huge - 1);
+  if (hi <= lo) return 0;
+  if (madvise((void*)lo, hi - lo, MADV_HUGEPAGE) != 0) return 0;
+  if (!collapse) return hi - lo;
+  // MADV_COLLAPSE (Linux 6.1) may be missing from older headers; an older kernel answers EINVAL.
+  const int kCollapse = 25;
+  return madvise((void*)lo, hi - lo, kCollapse) == 0 ? hi - lo : 0;
+#else
+  (void)p, (void)bytes, (void)collapse;
+  return 0;
+#endif
 }
 
 void ft_barrier(void) {

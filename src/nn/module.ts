@@ -8,7 +8,7 @@
  * only when persistent.
  */
 import { contiguousStrides, fmtShape, Tensor } from '../tensor/tensor.js';
-import { newStorageUnscoped } from '../tensor/storage.js';
+import { adviseWeightMemory, newStorageUnscoped } from '../tensor/storage.js';
 import type { DType } from '../tensor/dtype.js';
 import { f32ToBf16 } from '../tensor/half.js';
 
@@ -39,6 +39,7 @@ export function param(shape: readonly number[], opts: { dtype?: DType; requiresG
     throw new Error(`param(${fmtShape(shape)}): ${opts.init.length} initial values for ${n} elements`);
   }
   const t = new Tensor(newStorageUnscoped(dtype, n, opts.init === undefined), [...shape], contiguousStrides(shape), 0);
+  adviseWeightMemory(t.data);
   if (opts.init) {
     // Float values into a bf16 parameter are rounded to bf16 (raw bf16 bits, a Uint16Array, are copied as is).
     const init = dtype === 'bf16' && !(opts.init instanceof Uint16Array) ? f32ToBf16(Float32Array.from(opts.init)) : opts.init;

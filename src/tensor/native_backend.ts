@@ -12,6 +12,7 @@
  *
  * Run-time knobs (read by the addon at load): FINTUNE_SIMD=avx512|avx2|scalar forces an ISA path,
  * FINTUNE_THREADS=1|2 sets the pool size. `setNativeSimd` / `setNativeThreads` change them later (tests, bench).
+ * FINTUNE_HUGE_PAGES=0 stops asking for huge pages for model weights (see the end of this file).
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
@@ -27,6 +28,7 @@ import type {
   UnaryOp,
 } from './backend.js';
 import { registerBackendResolver } from './backends.js';
+import { setWeightMemoryAdvisor } from './storage.js';
 import { tsBackend } from './ts_backend/index.js';
 
 /** The addon's exports (see native/src/addon.cpp): typed arrays first, numbers packed in a Float64Array. */
@@ -38,6 +40,8 @@ export interface NativeAddon {
   gemm4bit(a: Float32Array, packed: Uint8Array, code: Float32Array, absmax: Float32Array, c: Float32Array, p: Float64Array): void;
   /** Measured read bandwidth in GB/s (a 256 MiB buffer summed with the current threads, best of passes). */
   readBandwidth(seconds: number): number;
+  /** Advises huge pages for the array's memory (with collapse, also converts touched pages); returns bytes. */
+  hugePages(a: ArrayBufferView, collapse: boolean): number;
   /** How long the pool worker spins after a task before sleeping (µs, default 200); returns the previous value. */
   setSpinMicros(us: number): number;
   unary(op: number, x: Float32Array, out: Float32Array, p: Float64Array): void;
@@ -97,7 +101,7 @@ let status: NativeStatus | null = null;
 /** Loads the addon once; never throws. `reason` says why it is unavailable (missing build, load error, CPU). */
 /** Every entry point this version calls (NativeAddon's methods). */
 const ADDON_FUNCTIONS: readonly (keyof NativeAddon)[] = [
-  'gemm', 'gemmBf16', 'gemm4bit', 'readBandwidth', 'setSpinMicros', 'unary', 'binary', 'affine', 'copyStrided', 'axpy',
+  'gemm', 'gemmBf16', 'gemm4bit', 'readBandwidth', 'setSpinMicros', 'hugePages', 'unary', 'binary', 'affine', 'copyStrided', 'axpy',
   'fill', 'reduceSum', 'reduceMax', 'sumSquares', 'layerNormForward', 'layerNormBackward', 'rmsNormForward',
   'rmsNormBackward', 'geluForward', 'geluBackward', 'siluForward', 'siluBackward', 'softmaxForward', 'softmaxBackward',
   'crossEntropyForward', 'crossEntropyBackward', 'embeddingForward', 'embeddingBackward', 'attentionForward',
@@ -166,6 +170,17 @@ export function nativeFmaPeak(seconds = 0.5): number {
  */
 export function nativeReadBandwidth(seconds = 0.5): number {
   return addonOrThrow().readBandwidth(seconds);
+}
+
+/**
+ * Asks the OS to back the whole 2 MiB pages inside the array's memory with transparent huge pages (Linux
+ * madvise MADV_HUGEPAGE: pages touched from now on; with `collapse`, MADV_COLLAPSE also converts the pages
+ * already there, a synchronous copy). Returns the bytes advised (collapsed); 0 when the addon is unavailable,
+ * the OS refuses, or the array holds no whole huge page.
+ */
+export function nativeHugePages(a: ArrayBufferView, collapse = false): number {
+  const s = loadNative();
+  return s.ok ? s.addon.hugePages(a, collapse) : 0;
 }
 
 /**
@@ -576,3 +591,10 @@ export function resolveNativeBackend(): Backend | null {
 }
 
 registerBackendResolver(resolveNativeBackend);
+
+// Huge pages for model weights whenever the addon loads, whichever backend computes: the advice is about how
+// the OS maps the memory, and parameters are usually made before the first kernel call picks a backend.
+// FINTUNE_HUGE_PAGES=0 turns it off (to measure what it is worth).
+if (process.env.FINTUNE_HUGE_PAGES !== '0') {
+  setWeightMemoryAdvisor((a) => nativeHugePages(a));
+}

