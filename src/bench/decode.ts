@@ -8,9 +8,9 @@
  * `dtype: 'bf16'` stores every weight matrix in bf16 (the same values as the fp32 init, rounded) and computes in
  * fp32, as `generate --dtype bf16` loads models. Decoding at batch 1 reads every weight matrix once a token, so
  * the record also carries `weight_bytes_per_token` (the matrices of the blocks and the LM head, as stored),
- * the read bandwidth the native backend measures in this process (`read_gbs`, when the addon can measure it)
- * and `bandwidth_fraction` = weight bytes per token × tokens/s / read bandwidth: how close
- * decoding runs to streaming the weights from memory.
+ * the read bandwidth the native backend measures in this process right after the reported run (`read_gbs`,
+ * when the addon can measure it) and `bandwidth_fraction` = weight bytes per token × tokens/s / read bandwidth:
+ * how close decoding runs to streaming the weights from memory.
  *
  * `profile: true` times every backend call and adds `kernel_ms_per_token` / `overhead_ms_per_token` (the rest:
  * JS glue, allocation, argmax) for the decode steps; the timing wrapper itself costs a little.
@@ -142,23 +142,29 @@ export function runDecodeBench(o: DecodeBenchOptions): BenchRecord {
   model.eval();
   const V = spec.vocabSize;
   const rng = createRng(1, 'bench-prompt');
-  const runs: RunTimes[] = [];
+  const probeS = o.backend === 'native' ? (o.bandwidthSeconds ?? 0.5) / shape.runs : 0;
+  const runs: (RunTimes & { gbs: number | null })[] = [];
+  let rss = 0;
   try {
     for (let r = 0; r < shape.runs; r++) {
       const prompt = Array.from({ length: shape.prompt }, () => rng.randint(V));
-      runs.push(decodeRun(model, prompt, shape.newTokens, clock));
+      const times = decodeRun(model, prompt, shape.newTokens, clock);
+      // Peak RSS of the decoding itself, before the bandwidth probe's buffer (256 MiB) first exists.
+      if (r === 0) rss = peakRssMib();
+      // The yardstick is measured right after each run rather than once: this VM's read bandwidth moves by a
+      // factor of up to 1.7 from one minute to the next (other tenants), so a reading taken at another time
+      // says more about the host than about the GEMV.
+      runs.push({ ...times, gbs: probeS > 0 ? measuredReadBandwidth(probeS) : null });
     }
   } finally {
     if (o.profile) setBackend(be);
   }
-  // The median run by decode speed (the peer's rule); its prefill is reported with it.
+  // The median run by decode speed (the peer's rule); its prefill and its bandwidth reading are reported with it.
   const steps = shape.newTokens - 1;
   const run = [...runs].sort((a, b) => a.decodeS - b.decodeS)[Math.floor(runs.length / 2)]!;
   const tokPerS = steps / run.decodeS;
   const wbytes = weightBytesPerToken(model);
-  // Peak RSS of the decoding itself: the bandwidth probe's buffer (256 MiB) comes after.
-  const rss = peakRssMib();
-  const gbs = o.backend === 'native' && (o.bandwidthSeconds ?? 0.5) > 0 ? measuredReadBandwidth(o.bandwidthSeconds ?? 0.5) : null;
+  const gbs = run.gbs;
   const kernelMs = Number(run.kernelNs) / 1e6 / steps;
   const stepMs = (run.decodeS * 1e3) / steps;
   return {
