@@ -132,7 +132,7 @@ struct BSpan {
   double shape[3], strides[3];
 };
 
-FtGemm read_gemm(const Args& a, const Arr& A, const Arr& C, BSpan* bs) {
+FtGemm read_gemm(const Args& a, const Arr& A, const Arr* C, BSpan* bs) {
   if (a.np < 17) fail("gemm params");
   const double* P = a.P;
   FtGemm g;
@@ -153,9 +153,11 @@ FtGemm read_gemm(const Args& a, const Arr& A, const Arr& C, BSpan* bs) {
   double sc[3] = {(double)g.batch, (double)g.M, (double)g.N}, tc[3] = {(double)g.strideC, (double)g.ldc, 1};
   *bs = BSpan{{(double)g.batch, br, bc}, {(double)g.strideB, (double)g.ldb, 1}};
   if (g.K > 0) need_span(A, P[7], 3, sa, ta, "gemm: a is too small for the given shape");
-  need_span(C, P[13], 3, sc, tc, "gemm: c is too small for the given shape");
+  if (C) {
+    need_span(*C, P[13], 3, sc, tc, "gemm: c is too small for the given shape");
+    g.c = fp(*C, P[13]);
+  }
   g.a = fp(A, P[7]);
-  g.c = fp(C, P[13]);
   return g;
 }
 
@@ -164,7 +166,7 @@ FN(js_gemm) {
   Arr A = F(a.v[0], "gemm: a must be a Float32Array"), B = F(a.v[1], "gemm: b must be a Float32Array"),
       C = F(a.v[2], "gemm: c must be a Float32Array");
   BSpan bs;
-  FtGemm g = read_gemm(a, A, C, &bs);
+  FtGemm g = read_gemm(a, A, &C, &bs);
   if (g.K > 0) need_span(B, a.P[10], 3, bs.shape, bs.strides, "gemm: b is too small for the given shape");
   g.b = fp(B, a.P[10]);
   g.bfmt = FT_B_F32;
@@ -178,11 +180,49 @@ FN(js_gemm_bf16) {
   Arr A = F(a.v[0], "gemmBf16: a must be a Float32Array"), C = F(a.v[2], "gemmBf16: c must be a Float32Array");
   Arr B = get_arr(a.v[1], napi_uint16_array, false, "gemmBf16: b must be a Uint16Array");
   BSpan bs;
-  FtGemm g = read_gemm(a, A, C, &bs);
+  FtGemm g = read_gemm(a, A, &C, &bs);
   if (g.K > 0) need_span(B, a.P[10], 3, bs.shape, bs.strides, "gemmBf16: b is too small for the given shape");
   g.b16 = static_cast<const uint16_t*>(B.p) + (long)a.P[10];
   g.bfmt = FT_B_BF16;
   K().gemm(&g);
+  return undef();
+}
+
+// gemmArgmax(a, b: Float32Array or Uint16Array of bf16 bits, idx: Int32Array, P): for each of the M rows of
+// alpha·A·Bᵀ, the index of its first largest value (the greedy pick over an LM head's logits), written to idx
+// without writing the product. P as gemm's; C's fields are ignored. M <= 4, B transposed ([N, K], a Linear's
+// [out, in]), A not transposed, one matrix.
+FN(js_gemm_argmax) {
+  Args a = read_args(info, 4);
+  Arr A = F(a.v[0], "gemmArgmax: a must be a Float32Array");
+  Arr I = get_arr(a.v[2], napi_int32_array, false, "gemmArgmax: idx must be an Int32Array");
+  bool is = false;
+  napi_is_typedarray(g_env, a.v[1], &is);
+  if (!is) fail("gemmArgmax: b must be a Float32Array or a Uint16Array");
+  napi_typedarray_type bt;
+  size_t blen, boff;
+  void* bp;
+  napi_value bab;
+  check(napi_get_typedarray_info(g_env, a.v[1], &bt, &blen, &bp, &bab, &boff), "gemmArgmax: b");
+  if (bt != napi_float32_array && bt != napi_uint16_array) fail("gemmArgmax: b must be a Float32Array or a Uint16Array");
+  BSpan bs;
+  FtGemm g = read_gemm(a, A, nullptr, &bs);
+  if (g.M < 1 || g.M > 4 || !g.transB || g.transA || g.batch != 1 || g.N < 1 || g.K < 1)
+    fail("gemmArgmax: needs 1 <= M <= 4, transB, not transA, batch 1 and N, K >= 1");
+  if (I.len < (size_t)g.M) fail("gemmArgmax: idx is shorter than M");
+  Arr B;
+  B.p = bp;
+  B.len = blen;
+  B.type = bt;
+  need_span(B, a.P[10], 3, bs.shape, bs.strides, "gemmArgmax: b is too small for the given shape");
+  if (bt == napi_float32_array) {
+    g.b = fp(B, a.P[10]);
+    g.bfmt = FT_B_F32;
+  } else {
+    g.b16 = static_cast<const uint16_t*>(bp) + (long)a.P[10];
+    g.bfmt = FT_B_BF16;
+  }
+  K().gemv_argmax(&g, static_cast<int32_t*>(I.p));
   return undef();
 }
 
@@ -196,7 +236,7 @@ FN(js_gemm_4bit) {
   Arr Code = F(a.v[2], "gemm4bit: code must be a Float32Array"), Am = F(a.v[3], "gemm4bit: absmax must be a Float32Array");
   if (a.np < 18) fail("gemm4bit params");
   BSpan bs;
-  FtGemm g = read_gemm(a, A, C, &bs);
+  FtGemm g = read_gemm(a, A, &C, &bs);
   const double blockSize = a.P[17];
   if (!(blockSize >= 1) || blockSize != (double)(long)blockSize) fail("gemm4bit: block size must be a positive integer");
   if (Code.len < 16) fail("gemm4bit: the code must have 16 values");
@@ -799,6 +839,7 @@ NAPI_MODULE_INIT() {
       {"gemm", js_gemm},
       {"gemmBf16", js_gemm_bf16},
       {"gemm4bit", js_gemm_4bit},
+      {"gemmArgmax", js_gemm_argmax},
       {"readBandwidth", js_read_bw},
       {"setSpinMicros", js_set_spin_us},
       {"hugePages", js_huge_pages},

@@ -85,6 +85,8 @@ enum FtBinary { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAX, B_MIN, B_EQ, B_GT, B_L
 struct FtKernels {
   const char* name;
   void (*gemm)(const FtGemm*);
+  // Row-wise index of the first largest value of C = A·Bᵀ (M <= 4, B f32 or bf16), C never written.
+  void (*gemv_argmax)(const FtGemm*, int32_t* idx);
   void (*set_gemm_shared_b)(int on);
   double (*fma_peak)(double seconds);  // measured GFLOP/s over ft_threads() threads
   double (*read_bw)(double seconds);   // measured read bandwidth (GB/s) over ft_threads() threads

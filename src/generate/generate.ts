@@ -7,8 +7,9 @@
  * would get alone.
  *
  * Per-token cost outside the kernels is kept small: the model computes logits for the last position only (the
- * prefill too), each step runs in a memory scope so its buffers come back from the pool instead of the GC, greedy
- * picks read the logits in place (no copy, no history) unless a penalty or constraint needs them, and the native
+ * prefill too), each step runs in a memory scope so its buffers come back from the pool instead of the GC, plain
+ * greedy picks are made inside the LM head's product (CausalLM.greedyTokens) or read the logits in place (no
+ * copy, no history) when a callback or constraint wants the logits, and the native
  * pool's worker keeps spinning between steps for the length of the loop (worker_spin.ts).
  */
 import { noGrad } from '../tensor/autograd.js';
@@ -104,21 +105,31 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
           tidy(() => model.forward(fromArray(x, [B, T]), { caches, positionIds, attentionMask: maskView(S), logitsToKeep: 1 }));
         // Greedy without a penalty or constraint reads the logits in place (the same pick as pickToken's).
         const plainGreedy = !opts.doSample && (opts.repetitionPenalty ?? 1) === 1;
+        // When nothing else looks at the logits, the model picks inside its LM head's product and never writes
+        // them (CausalLM.greedyTokens: the same pick, fused into the head's matrix-vector kernel).
+        const fusedGreedy = plainGreedy && !opts.onLogits && !opts.constraints && typeof model.greedyTokens === 'function';
+        const greedyStep = (x: Int32Array, T: number, positionIds: Int32Array, S: number): Int32Array =>
+          tidy(() => model.greedyTokens!(fromArray(x, [B, T]), { caches, positionIds, attentionMask: maskView(S) }));
         const next = new Int32Array(B);
         const npos = new Int32Array(B);
 
-        let logits = forwardStep(ids, L, pos, L);
+        let logits: Tensor | null = null;
+        let picks: Int32Array | null = null;
+        if (fusedGreedy) picks = greedyStep(ids, L, pos, L);
+        else logits = forwardStep(ids, L, pos, L);
         let S = L;
         try {
           for (let step = 0; step < opts.maxNewTokens; step++) {
-            const V = logits.shape[2]!;
-            const T = logits.shape[1]!;
-            const all = logits.buf;
+            const V = logits?.shape[2] ?? 0;
+            const T = logits?.shape[1] ?? 0;
+            const all = logits?.buf ?? new Float32Array(0);
             const chosen: (number | null)[] = [];
-            opts.onLogits?.(
-              step,
-              prompts.map((_, b) => Float32Array.from(all.subarray((b * T + T - 1) * V, (b * T + T) * V))),
-            );
+            if (logits) {
+              opts.onLogits?.(
+                step,
+                prompts.map((_, b) => Float32Array.from(all.subarray((b * T + T - 1) * V, (b * T + T) * V))),
+              );
+            }
             for (let b = 0; b < B; b++) {
               if (finish[b]) {
                 chosen.push(null);
@@ -126,8 +137,9 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
               }
               const lo = (b * T + T - 1) * V;
               const constraint = opts.constraints?.[b];
-              const tok =
-                plainGreedy && !constraint
+              const tok = picks
+                ? picks[b]!
+                : plainGreedy && !constraint
                   ? argmaxRange(all, lo, lo + V)
                   : pickToken(Float64Array.from(all.subarray(lo, lo + V)), [...prompts[b]!, ...out[b]!], opts, rng, constraint);
               if (tok === null) {
@@ -157,11 +169,14 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
               npos[b] = Math.min(nextPos[b]!++, maxLen - 1);
             }
             S += 1;
-            logits.dispose();
-            logits = forwardStep(next, 1, npos, S);
+            if (fusedGreedy) picks = greedyStep(next, 1, npos, S);
+            else {
+              logits!.dispose();
+              logits = forwardStep(next, 1, npos, S);
+            }
           }
         } finally {
-          logits.dispose();
+          logits?.dispose();
           for (const c of caches) c.dispose();
         }
       }),

@@ -2,6 +2,7 @@
 import { Module } from '../nn/module.js';
 import type { KVCache, KVPrefix } from '../nn/attention.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { linear, linearArgmax } from '../tensor/nn_ops.js';
 
 /** Per-call inputs beyond the token ids. */
 export interface ForwardOptions {
@@ -29,6 +30,17 @@ export function keptPositions(h: Tensor, logitsToKeep = 0): Tensor {
   return logitsToKeep > 0 && logitsToKeep < T ? h.slice(1, T - logitsToKeep, T) : h;
 }
 
+/** A causal LM's logits: its final hidden states (the kept positions) through its LM head. */
+export function headLogits(model: CausalLM, ids: Tensor | null, opts: ForwardOptions = {}): Tensor {
+  return linear(keptPositions(model.hidden(ids, opts), opts.logitsToKeep), model.lm_head.weight, null, 'out_in');
+}
+
+/** headLogits' last position per row, reduced to its argmax inside the head's product (one index a row). */
+export function headGreedy(model: CausalLM, ids: Tensor | null, opts: ForwardOptions = {}): Int32Array {
+  const h = keptPositions(model.hidden(ids, opts), 1);
+  return linearArgmax(h, model.lm_head.weight);
+}
+
 /** Holds the output projection [vocab, C] (torch.nn.Linear layout, no bias). */
 export class LMHead extends Module {
   constructor(public weight: Tensor) {
@@ -44,6 +56,11 @@ export interface CausalLM extends Module {
   hidden(ids: Tensor | null, opts?: ForwardOptions): Tensor;
   /** Logits [B, T, vocab]. */
   forward(ids: Tensor | null, opts?: ForwardOptions): Tensor;
+  /**
+   * Each row's greedy next token: the argmax of forward()'s last-position logits, found without writing the
+   * logits (models whose forward is headLogits; generation falls back to forward() without it).
+   */
+  greedyTokens?(ids: Tensor | null, opts?: ForwardOptions): Int32Array;
   /** One KV cache per layer, for `batch` sequences of up to `maxLen` positions. */
   makeCaches(batch: number, maxLen: number): KVCache[];
   /** Seeded from-scratch initialization. */

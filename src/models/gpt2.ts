@@ -9,8 +9,8 @@
 import { Conv1D, Embedding, LayerNorm, residual } from '../nn/layers.js';
 import { Module, param } from '../nn/module.js';
 import { attend, KVCache } from '../nn/attention.js';
-import { defaultPositions, keptPositions, LMHead, type CausalLM, type ForwardOptions } from './common.js';
-import { dropout, gelu, linear } from '../tensor/nn_ops.js';
+import { defaultPositions, headGreedy, headLogits, LMHead, type CausalLM, type ForwardOptions } from './common.js';
+import { dropout, gelu } from '../tensor/nn_ops.js';
 import { createRng, type Philox } from '../tensor/rng.js';
 import { fromArray, type Tensor } from '../tensor/tensor.js';
 import type { Gpt2Config } from '../io/hf_config.js';
@@ -187,7 +187,11 @@ export class GPT2 extends Module implements CausalLM {
 
   /** Logits [B, T, vocab]. */
   forward(ids: Tensor | null, opts: ForwardOptions = {}): Tensor {
-    return linear(keptPositions(this.hidden(ids, opts), opts.logitsToKeep), this.lm_head.weight, null, 'out_in');
+    return headLogits(this, ids, opts);
+  }
+
+  greedyTokens(ids: Tensor | null, opts: ForwardOptions = {}): Int32Array {
+    return headGreedy(this, ids, opts);
   }
 
   /** One KV cache per layer for generation. */

@@ -10,11 +10,11 @@
 import { Embedding, Linear, RMSNorm, residual } from '../nn/layers.js';
 import { Module, param } from '../nn/module.js';
 import { attend, KVCache } from '../nn/attention.js';
-import { linear, rope, silu } from '../tensor/nn_ops.js';
+import { rope, silu } from '../tensor/nn_ops.js';
 import { createRng } from '../tensor/rng.js';
 import { fromArray, type Tensor } from '../tensor/tensor.js';
 import type { LlamaFamilyConfig, RopeScaling } from '../io/hf_config.js';
-import { defaultPositions, keptPositions, LMHead, type CausalLM, type ForwardOptions } from './common.js';
+import { defaultPositions, headGreedy, headLogits, LMHead, type CausalLM, type ForwardOptions } from './common.js';
 
 export interface LlamaOptions {
   vocabSize: number;
@@ -259,7 +259,11 @@ export class Llama extends Module implements CausalLM {
   }
 
   forward(ids: Tensor | null, opts: ForwardOptions = {}): Tensor {
-    return linear(keptPositions(this.hidden(ids, opts), opts.logitsToKeep), this.lm_head.weight, null, 'out_in');
+    return headLogits(this, ids, opts);
+  }
+
+  greedyTokens(ids: Tensor | null, opts: ForwardOptions = {}): Int32Array {
+    return headGreedy(this, ids, opts);
   }
 
   makeCaches(batch: number, maxLen: number): KVCache[] {

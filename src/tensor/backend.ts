@@ -107,6 +107,9 @@ export interface GemmParams {
   bq?: GemmQuantB;
 }
 
+/** gemm's operands without C, for gemmArgmax (one matrix: batch and the strides of A and B are not used). */
+export type GemmArgmaxParams = Omit<GemmParams, 'beta' | 'c' | 'cOff' | 'ldc' | 'strideC' | 'batch' | 'strideA' | 'strideB'>;
+
 /**
  * Scaled-dot-product attention over views whose last (head) dimension is contiguous.
  * q: [B, H, T, D]; k, v: [B, Hkv, S, D]; out: [B, H, T, D]. H must be a multiple of Hkv (grouped-query attention:
@@ -158,6 +161,14 @@ export interface Backend {
    * temporary and runs its reference GEMM.
    */
   gemm(p: GemmParams): void;
+  /**
+   * The greedy pick over an LM head's logits without writing them: for each of the M rows of alpha·op(A)·op(B),
+   * out[i] = the index of its first largest value, where NaN is never larger than anything and element 0 wins
+   * when it is NaN (the rule of a plain `v > best` scan starting from element 0). The values compared are the
+   * ones `gemm` would write, so the pick equals gemm followed by that scan. The native backend fuses the scan
+   * into its matrix-vector kernel for M <= 4 with B transposed (a Linear's [out, in] weight), f32 or bf16.
+   */
+  gemmArgmax(p: GemmArgmaxParams, out: Int32Array): void;
 
   // ---- generic strided elementwise (out is contiguous, `n` elements, shape given) ---------------------------
   /**

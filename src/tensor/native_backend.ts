@@ -30,6 +30,7 @@ import type {
 import { registerBackendResolver } from './backends.js';
 import { setWeightMemoryAdvisor } from './storage.js';
 import { tsBackend } from './ts_backend/index.js';
+import { gemmArgmaxVia } from './ts_backend/gemm.js';
 
 /** The addon's exports (see native/src/addon.cpp): typed arrays first, numbers packed in a Float64Array. */
 export interface NativeAddon {
@@ -38,6 +39,8 @@ export interface NativeAddon {
   gemmBf16(a: Float32Array, b: Uint16Array, c: Float32Array, p: Float64Array): void;
   /** gemm with B a bitsandbytes 4-bit tensor (P as gemm's; P[10] = first flat element, P[17] = block size). */
   gemm4bit(a: Float32Array, packed: Uint8Array, code: Float32Array, absmax: Float32Array, c: Float32Array, p: Float64Array): void;
+  /** For each row of alpha·A·Bᵀ (M <= 4, B f32 or bf16 bits, one matrix), its first largest index (P as gemm's). */
+  gemmArgmax(a: Float32Array, b: Float32Array | Uint16Array, idx: Int32Array, p: Float64Array): void;
   /** Measured read bandwidth in GB/s (a 256 MiB buffer summed with the current threads, best of passes). */
   readBandwidth(seconds: number): number;
   /** Advises huge pages for the array's memory (with collapse, also converts touched pages); returns bytes. */
@@ -101,7 +104,7 @@ let status: NativeStatus | null = null;
 /** Loads the addon once; never throws. `reason` says why it is unavailable (missing build, load error, CPU). */
 /** Every entry point this version calls (NativeAddon's methods). */
 const ADDON_FUNCTIONS: readonly (keyof NativeAddon)[] = [
-  'gemm', 'gemmBf16', 'gemm4bit', 'readBandwidth', 'setSpinMicros', 'hugePages', 'unary', 'binary', 'affine', 'copyStrided', 'axpy',
+  'gemm', 'gemmBf16', 'gemm4bit', 'gemmArgmax', 'readBandwidth', 'setSpinMicros', 'hugePages', 'unary', 'binary', 'affine', 'copyStrided', 'axpy',
   'fill', 'reduceSum', 'reduceMax', 'sumSquares', 'layerNormForward', 'layerNormBackward', 'rmsNormForward',
   'rmsNormBackward', 'geluForward', 'geluBackward', 'siluForward', 'siluBackward', 'softmaxForward', 'softmaxBackward',
   'crossEntropyForward', 'crossEntropyBackward', 'embeddingForward', 'embeddingBackward', 'attentionForward',
@@ -289,7 +292,7 @@ export function createNativeBackend(addon: NativeAddon): Backend {
   const A = addon;
   const ts = tsBackend;
   const info = () => A.info();
-  return {
+  const self: Backend = {
     name: 'native',
     get simd() {
       return info().simd;
@@ -313,6 +316,21 @@ export function createNativeBackend(addon: NativeAddon): Backend {
         P[17] = q.blockSize;
         A.gemm4bit(p.a as Float32Array, q.packed, q.code, q.absmax, p.c as Float32Array, P);
       }
+    },
+
+    gemmArgmax(p, out) {
+      const q = p.bq;
+      const bf16 = q?.format === 'bf16';
+      const fused = p.M >= 1 && p.M <= 4 && p.N >= 1 && p.K >= 1 && p.transB && !p.transA && (q ? bf16 : p.b instanceof Float32Array) && p.a instanceof Float32Array;
+      // Anything else is the product written by this backend's gemm, then the same scan.
+      if (!fused) return gemmArgmaxVia((g) => self.gemm(g), p, out);
+      if (out.length < p.M) throw new Error(`gemmArgmax: out holds ${out.length} indices for ${p.M} rows`);
+      P[0] = 0; P[1] = 1; P[2] = p.M; P[3] = p.N; P[4] = p.K;
+      P[5] = p.alpha; P[6] = 0;
+      P[7] = p.aOff; P[8] = p.lda; P[9] = 0;
+      P[10] = q ? q.off : p.bOff; P[11] = p.ldb; P[12] = 0;
+      P[13] = 0; P[14] = 0; P[15] = 0; P[16] = 1;
+      A.gemmArgmax(p.a as Float32Array, q ? (q as { data: Uint16Array }).data : (p.b as Float32Array), out, P);
     },
 
     unary(op, shape, x, out, outOff) {
@@ -543,6 +561,7 @@ export function createNativeBackend(addon: NativeAddon): Backend {
       return A.sumSquares(x as Float32Array, P);
     },
   };
+  return self;
 }
 
 let backend: Backend | null = null;

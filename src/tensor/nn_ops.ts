@@ -12,6 +12,7 @@ import { attentionUnfused, crossEntropyUnfused, fusedKernels, geluUnfused, layer
 import { isFloat } from './dtype.js';
 import { newStorageUnscoped } from './storage.js';
 import { slice as sliceOp } from './ops.js';
+import { firstArgmax } from './ts_backend/gemm.js';
 import type { Philox } from './rng.js';
 import {
   contiguousStrides,
@@ -152,6 +153,37 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null, layout: 'out_in' 
  * bf16 weights take no gradient. Under bf16 autocast the input, bias and output are rounded as linear() rounds
  * them (the weight already is bf16).
  */
+/**
+ * The greedy pick of every row of x·Wᵀ (W [out, in], as an LM head) without the product: out[r] = the index of
+ * row r's first largest value, as argmax over linear(x, w, null)'s rows would find it (Backend.gemmArgmax; the
+ * native backend fuses the scan into its matrix-vector kernel when decoding). No autograd: for generation.
+ */
+export function linearArgmax(x: Tensor, w: Tensor): Int32Array {
+  const [inF, outF] = linearDims(x, w, null, 'out_in');
+  const M = x.size / inF;
+  const out = new Int32Array(M);
+  if (autocastMode() === 'bf16' || (w.dtype !== 'bf16' && x.dtype !== w.dtype)) {
+    // Rounded logits (autocast) or mixed types: the written product, then the same scan.
+    const logits = linear(x, w, null, 'out_in').contiguous();
+    const buf = logits.buf;
+    for (let r = 0; r < M; r++) out[r] = firstArgmax(buf, logits.offset + r * outF, outF);
+    return out;
+  }
+  if (w.dtype === 'bf16' && x.dtype !== 'f32') throw new Error(`linearArgmax: a bf16 weight ${w.describe()} needs an f32 input, got ${x.describe()}`);
+  const wc = w.contiguous();
+  const xc = x.contiguous();
+  const bq = w.dtype === 'bf16' ? { format: 'bf16' as const, data: wc.data as Uint16Array, off: wc.offset } : undefined;
+  backendFor(xc.buf).gemmArgmax(
+    {
+      transA: false, transB: true, M, N: outF, K: inF, alpha: 1,
+      a: xc.buf, aOff: xc.offset, lda: inF,
+      b: bq ? xc.buf : wc.buf, bOff: bq ? 0 : wc.offset, ldb: inF, bq,
+    },
+    out,
+  );
+  return out;
+}
+
 function linearBf16Weight(x: Tensor, w: Tensor, b: Tensor | null, layout: 'out_in' | 'in_out'): Tensor {
   if (w.requiresGrad) throw new Error(`linear: bf16 weight ${w.describe()} cannot be trained; keep trainable weights in f32`);
   if (autocastMode() === 'bf16' && x.dtype === 'f32') {

@@ -1,10 +1,13 @@
-// Generation's per-token shortcuts: logits of the last position only (prefill and decode), greedy picks read in
-// place, and the native pool's spin raised for the loop and restored after it.
+// Generation's per-token shortcuts: logits of the last position only (prefill and decode), greedy picks made in
+// the LM head's product or read in place, and the native pool's spin raised for the loop and restored after it.
 import { describe, expect, it } from 'vitest';
 import { TINY_TASK } from '../../src/bench/train.js';
 import { generate } from '../../src/generate/generate.js';
 import { DECODE_SPIN_MICROS } from '../../src/generate/worker_spin.js';
 import { GPT2 } from '../../src/models/gpt2.js';
+import { Llama } from '../../src/models/llama.js';
+import type { CausalLM } from '../../src/models/common.js';
+import { withMatrixDtype } from '../../src/nn/module.js';
 import { fromArray, getBackend, noGrad } from '../../src/tensor/index.js';
 import * as native from '../../src/tensor/native_backend.js';
 
@@ -66,4 +69,36 @@ describe.runIf(hasWorker)("the native pool's spin during generate", () => {
       setSpin(before);
     }
   });
+});
+
+describe('greedy picks made inside the LM head (CausalLM.greedyTokens)', () => {
+  const llama = () => new Llama({ vocabSize: 300, hiddenSize: 32, intermediateSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, maxPositions: 64 });
+  const models: [string, () => CausalLM][] = [
+    ['GPT-2', () => new GPT2(TINY_TASK.model)],
+    ['GPT-2, bf16 weights', () => withMatrixDtype('bf16', () => new GPT2(TINY_TASK.model))],
+    ['Llama', llama],
+  ];
+  for (const [name, make] of models) {
+    it(`${name}: the same tokens as picking from the written logits, left-padded batch included`, () => {
+      const m = make();
+      m.initWeights(7);
+      const prompts = [[5, 9, 200, 17, 3, 41], [8, 1], [250, 251, 252]];
+      const fusedIds = generate(m, prompts, { maxNewTokens: 8 }).ids;
+      // onLogits needs the logits, so this run writes them and picks with argmax over them.
+      const written = generate(m, prompts, { maxNewTokens: 8, onLogits: () => {} }).ids;
+      expect(fusedIds).toEqual(written);
+      // And greedyTokens itself is the argmax of forward()'s last position.
+      noGrad(() => {
+        const ids = fromArray(Int32Array.of(4, 8, 15, 16, 23, 42), [2, 3]);
+        const picks = m.greedyTokens!(ids);
+        const logits = m.forward(ids, { logitsToKeep: 1 }).toFloat32Array();
+        const V = logits.length / 2;
+        for (let b = 0; b < 2; b++) {
+          let best = 0;
+          for (let i = 1; i < V; i++) if (logits[b * V + i]! > logits[b * V + best]!) best = i;
+          expect(picks[b]).toBe(best);
+        }
+      });
+    });
+  }
 });

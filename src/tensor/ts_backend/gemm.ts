@@ -10,7 +10,7 @@
  * A bf16 or 4-bit B (`bq`) is first widened / dequantized into a temporary of C's type over the range the
  * strides reach, then multiplied as an ordinary B: plain, and the twin the native fused kernels are checked against.
  */
-import type { Buf, GemmParams, GemmQuantB } from '../backend.js';
+import type { Buf, GemmArgmaxParams, GemmParams, GemmQuantB } from '../backend.js';
 import { checkSameType, checkSize } from './check.js';
 
 /** Throws unless every element of a batch of `rows`×`cols` matrices (row stride ld) lies inside the buffer. */
@@ -134,4 +134,31 @@ export function gemm(p: GemmParams): void {
       else for (let j = 0; j < N; j++) c[cRow + j] = alpha * acc[j] + beta * c[cRow + j];
     }
   }
+}
+
+/** Index of the first largest of row[0..n) (a plain `v > best` scan from element 0: NaN never wins, unless first). */
+export function firstArgmax(row: ArrayLike<number>, off: number, n: number): number {
+  let best = 0;
+  let m = row[off]!;
+  for (let j = 1; j < n; j++) {
+    const v = row[off + j]!;
+    if (v > m) {
+      m = v;
+      best = j;
+    }
+  }
+  return best;
+}
+
+/** gemmArgmax's reference: the product written by gemm into a temporary of A's type, then firstArgmax per row. */
+export function gemmArgmaxVia(gemmFn: (p: GemmParams) => void, p: GemmArgmaxParams, out: Int32Array): void {
+  if (out.length < p.M) throw new Error(`gemmArgmax: out holds ${out.length} indices for ${p.M} rows`);
+  if (p.N < 1) throw new Error('gemmArgmax: no columns to pick from');
+  const c = p.a instanceof Float64Array ? new Float64Array(p.M * p.N) : new Float32Array(p.M * p.N);
+  gemmFn({ ...p, beta: 0, c, cOff: 0, ldc: p.N, strideC: 0, batch: 1, strideA: 0, strideB: 0 });
+  for (let i = 0; i < p.M; i++) out[i] = firstArgmax(c, i * p.N, p.N);
+}
+
+export function gemmArgmax(p: GemmArgmaxParams, out: Int32Array): void {
+  gemmArgmaxVia(gemm, p, out);
 }

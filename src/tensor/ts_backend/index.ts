@@ -7,7 +7,7 @@ import { geluBackward, geluForward, siluBackward, siluForward, softmaxBackward, 
 import { attentionBackward, attentionForward } from './attention.js';
 import { affine, axpy, binary, copyStrided, fill, unary } from './elementwise.js';
 import { embeddingBackward, embeddingForward } from './embedding.js';
-import { gemm } from './gemm.js';
+import { gemm, gemmArgmax } from './gemm.js';
 import { crossEntropyBackward, crossEntropyForward } from './loss.js';
 import { layerNormBackward, layerNormForward, rmsNormBackward, rmsNormForward } from './norm.js';
 import { adamw } from './optim.js';
@@ -20,6 +20,7 @@ export const tsBackend: Backend = {
   // Single-threaded, so trivially reproducible run to run.
   threads: 1,
   gemm,
+  gemmArgmax,
   unary,
   binary,
   affine,
