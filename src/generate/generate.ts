@@ -13,7 +13,7 @@
  * pool's worker keeps spinning between steps for the length of the loop (worker_spin.ts).
  */
 import { noGrad } from '../tensor/autograd.js';
-import { tidy } from '../tensor/index.js';
+import { firstArgmax, tidy } from '../tensor/index.js';
 import { createRng } from '../tensor/rng.js';
 import { fromArray, type Tensor } from '../tensor/tensor.js';
 import type { CausalLM } from '../models/common.js';
@@ -140,7 +140,7 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
               const tok = picks
                 ? picks[b]!
                 : plainGreedy && !constraint
-                  ? argmaxRange(all, lo, lo + V)
+                  ? firstArgmax(all, lo, V)
                   : pickToken(Float64Array.from(all.subarray(lo, lo + V)), [...prompts[b]!, ...out[b]!], opts, rng, constraint);
               if (tok === null) {
                 finish[b] = 'constraint';
@@ -225,7 +225,7 @@ export function pickToken(
     }
     if (!any) return null;
   }
-  if (!opts.doSample) return argmax(logits);
+  if (!opts.doSample) return firstArgmax(logits, 0, logits.length);
   const temp = opts.temperature ?? 1;
   if (!(temp > 0)) throw new Error(`generate: temperature must be > 0 when sampling, got ${temp}`);
   for (let i = 0; i < V; i++) logits[i] = logits[i]! / temp;
@@ -272,22 +272,4 @@ export function pickToken(
     if (u < acc) return i;
   }
   return last;
-}
-
-function argmax(a: Float64Array): number {
-  return argmaxRange(a, 0, a.length);
-}
-
-/** Index (relative to lo) of the first largest value in a[lo, hi): the same pick as argmax over a copy. */
-function argmaxRange(a: ArrayLike<number>, lo: number, hi: number): number {
-  let best = lo;
-  let m = a[lo]!;
-  for (let i = lo + 1; i < hi; i++) {
-    const v = a[i]!;
-    if (v > m) {
-      m = v;
-      best = i;
-    }
-  }
-  return best - lo;
 }

@@ -46,6 +46,7 @@ export { pool, Storage } from './storage.js';
 export { randn, rand, randint } from './random.js';
 export { createRng, Philox, type RngState } from './rng.js';
 export { getBackend, setBackend, tsBackend } from './backends.js';
+export { firstArgmax } from './ts_backend/reduce.js';
 export type { Backend } from './backend.js';
 export type { BackwardOptions } from './autograd.js';
 export type { DType, FloatDType } from './dtype.js';

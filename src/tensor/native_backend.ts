@@ -320,8 +320,8 @@ export function createNativeBackend(addon: NativeAddon): Backend {
 
     gemmArgmax(p, out) {
       const q = p.bq;
-      const bf16 = q?.format === 'bf16';
-      const fused = p.M >= 1 && p.M <= 4 && p.N >= 1 && p.K >= 1 && p.transB && !p.transA && (q ? bf16 : p.b instanceof Float32Array) && p.a instanceof Float32Array;
+      const bits = q?.format === 'bf16' ? q.data : null;
+      const fused = p.M >= 1 && p.M <= 4 && p.N >= 1 && p.K >= 1 && p.transB && !p.transA && (q ? bits !== null : p.b instanceof Float32Array) && p.a instanceof Float32Array;
       // Anything else is the product written by this backend's gemm, then the same scan.
       if (!fused) return gemmArgmaxVia((g) => self.gemm(g), p, out);
       if (out.length < p.M) throw new Error(`gemmArgmax: out holds ${out.length} indices for ${p.M} rows`);
@@ -330,7 +330,7 @@ export function createNativeBackend(addon: NativeAddon): Backend {
       P[7] = p.aOff; P[8] = p.lda; P[9] = 0;
       P[10] = q ? q.off : p.bOff; P[11] = p.ldb; P[12] = 0;
       P[13] = 0; P[14] = 0; P[15] = 0; P[16] = 1;
-      A.gemmArgmax(p.a as Float32Array, q ? (q as { data: Uint16Array }).data : (p.b as Float32Array), out, P);
+      A.gemmArgmax(p.a as Float32Array, bits ?? (p.b as Float32Array), out, P);
     },
 
     unary(op, shape, x, out, outOff) {

@@ -12,7 +12,7 @@ import { attentionUnfused, crossEntropyUnfused, fusedKernels, geluUnfused, layer
 import { isFloat } from './dtype.js';
 import { newStorageUnscoped } from './storage.js';
 import { slice as sliceOp } from './ops.js';
-import { firstArgmax } from './ts_backend/gemm.js';
+import { firstArgmax } from './ts_backend/reduce.js';
 import type { Philox } from './rng.js';
 import {
   contiguousStrides,

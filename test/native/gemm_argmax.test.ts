@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { GemmArgmaxParams } from '../../src/tensor/backend.js';
 import { tsBackend } from '../../src/tensor/ts_backend/index.js';
-import { firstArgmax } from '../../src/tensor/ts_backend/gemm.js';
+import { firstArgmax } from '../../src/tensor/ts_backend/reduce.js';
 import { f32ToBf16 } from '../../src/tensor/half.js';
 import { PATHS, native, randn, usePath } from './helpers.js';
 

@@ -12,6 +12,7 @@
  */
 import type { Buf, GemmArgmaxParams, GemmParams, GemmQuantB } from '../backend.js';
 import { checkSameType, checkSize } from './check.js';
+import { firstArgmax } from './reduce.js';
 
 /** Throws unless every element of a batch of `rows`×`cols` matrices (row stride ld) lies inside the buffer. */
 function checkMatrix(
@@ -134,20 +135,6 @@ export function gemm(p: GemmParams): void {
       else for (let j = 0; j < N; j++) c[cRow + j] = alpha * acc[j] + beta * c[cRow + j];
     }
   }
-}
-
-/** Index of the first largest of row[0..n) (a plain `v > best` scan from element 0: NaN never wins, unless first). */
-export function firstArgmax(row: ArrayLike<number>, off: number, n: number): number {
-  let best = 0;
-  let m = row[off]!;
-  for (let j = 1; j < n; j++) {
-    const v = row[off + j]!;
-    if (v > m) {
-      m = v;
-      best = j;
-    }
-  }
-  return best;
 }
 
 /** gemmArgmax's reference: the product written by gemm into a temporary of A's type, then firstArgmax per row. */

@@ -84,3 +84,21 @@ export function sumSquares(n: number, x: Buf, xOff: number): number {
   }
   return s;
 }
+
+/**
+ * Index (relative to off) of the first largest of a[off, off + n): a plain `v > best` scan from the first element,
+ * so NaN never wins unless it is first, and ties go to the lower index. The greedy pick over logits, wherever it
+ * is made (generate(), gemmArgmax's reference; the native fused kernel follows the same rule).
+ */
+export function firstArgmax(a: ArrayLike<number>, off: number, n: number): number {
+  let best = 0;
+  let m = a[off]!;
+  for (let j = 1; j < n; j++) {
+    const v = a[off + j]!;
+    if (v > m) {
+      m = v;
+      best = j;
+    }
+  }
+  return best;
+}
