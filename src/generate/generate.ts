@@ -58,6 +58,9 @@ export interface GenerateResult {
   text: (string | null)[];
 }
 
+/** What the per-row loop reads when the picks came from the head (fused greedy): nothing. */
+const NO_LOGITS = new Float32Array(0);
+
 export function generate(model: CausalLM, prompts: number[][], opts: GenerateOptions): GenerateResult {
   const B = prompts.length;
   if (B === 0) throw new Error('generate: no prompts');
@@ -122,7 +125,7 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
           for (let step = 0; step < opts.maxNewTokens; step++) {
             const V = logits?.shape[2] ?? 0;
             const T = logits?.shape[1] ?? 0;
-            const all = logits?.buf ?? new Float32Array(0);
+            const all = logits?.buf ?? NO_LOGITS;
             const chosen: (number | null)[] = [];
             if (logits) {
               opts.onLogits?.(

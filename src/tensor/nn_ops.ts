@@ -147,13 +147,6 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null, layout: 'out_in' 
 }
 
 /**
- * A frozen bf16 weight: the GEMM reads the bf16 storage itself (`bq`), widening each element as it loads it, with
- * f32 accumulation — forward and the input gradient alike, so no f32 copy of the weight is made (the native
- * kernels convert in registers or while packing; the TS backend widens into a temporary inside its gemm).
- * bf16 weights take no gradient. Under bf16 autocast the input, bias and output are rounded as linear() rounds
- * them (the weight already is bf16).
- */
-/**
  * The greedy pick of every row of x·Wᵀ (W [out, in], as an LM head) without the product: out[r] = the index of
  * row r's first largest value, as argmax over linear(x, w, null)'s rows would find it (Backend.gemmArgmax; the
  * native backend fuses the scan into its matrix-vector kernel when decoding). No autograd: for generation.
@@ -184,6 +177,13 @@ export function linearArgmax(x: Tensor, w: Tensor): Int32Array {
   return out;
 }
 
+/**
+ * A frozen bf16 weight: the GEMM reads the bf16 storage itself (`bq`), widening each element as it loads it, with
+ * f32 accumulation — forward and the input gradient alike, so no f32 copy of the weight is made (the native
+ * kernels convert in registers or while packing; the TS backend widens into a temporary inside its gemm).
+ * bf16 weights take no gradient. Under bf16 autocast the input, bias and output are rounded as linear() rounds
+ * them (the weight already is bf16).
+ */
 function linearBf16Weight(x: Tensor, w: Tensor, b: Tensor | null, layout: 'out_in' | 'in_out'): Tensor {
   if (w.requiresGrad) throw new Error(`linear: bf16 weight ${w.describe()} cannot be trained; keep trainable weights in f32`);
   if (autocastMode() === 'bf16' && x.dtype === 'f32') {

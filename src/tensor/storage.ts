@@ -138,7 +138,6 @@ export function newStorage(dtype: DType, n: number, zeroed = false): Storage {
   return s;
 }
 
-/** Storage that no tidy scope tracks (parameter gradients, optimizer state). */
 /**
  * Model weights are read from memory whole, every training step and every generated token. The native backend
  * installs an advisor here that asks the OS to back such buffers with huge pages (native/src/pool.cpp,
@@ -159,6 +158,7 @@ export function adviseWeightMemory(a: AnyTypedArray): void {
   if (weightMemoryAdvisor && a.byteLength >= WEIGHT_ADVICE_MIN_BYTES) weightMemoryAdvisor(a);
 }
 
+/** Storage that no tidy scope tracks (parameter gradients, optimizer state). */
 export function newStorageUnscoped(dtype: DType, n: number, zeroed = false): Storage {
   return new Storage(dtype, pool.take(dtype, n, zeroed));
 }
