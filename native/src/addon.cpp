@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <vector>
+
 #include "ft.h"
 
 namespace {
@@ -759,6 +761,43 @@ FN(js_set_spin_us) {
   return num((double)ft_set_spin_us(us > 1e12 ? (long)1e12 : (long)us));
 }
 
+size_t typed_elem_bytes(napi_typedarray_type type) {
+  return type == napi_float64_array || type == napi_bigint64_array || type == napi_biguint64_array ? 8
+         : type == napi_float32_array || type == napi_int32_array || type == napi_uint32_array ? 4
+         : type == napi_uint16_array || type == napi_int16_array ? 2 : 1;
+}
+
+// readAhead(arrays): the memory the pool's worker may read ahead during a decode loop (ft_ahead_scope): the
+// model's weights, which the caller keeps alive until it calls readAhead([]) (the end of read-ahead; it returns
+// once the worker has stopped reading the old arrays). Returns the bytes read ahead in the scope it ended.
+FN(js_read_ahead) {
+  size_t n = 1;
+  napi_value v;
+  check(napi_get_cb_info(g_env, info, &n, &v, nullptr, nullptr), "readAhead");
+  bool isArr = false;
+  if (n >= 1) napi_is_array(g_env, v, &isArr);
+  if (!isArr) fail("readAhead: expected an array of typed arrays");
+  uint32_t len = 0;
+  check(napi_get_array_length(g_env, v, &len), "readAhead");
+  std::vector<const void*> ptrs;
+  std::vector<size_t> bytes;
+  for (uint32_t i = 0; i < len; ++i) {
+    napi_value e;
+    check(napi_get_element(g_env, v, i, &e), "readAhead");
+    bool is = false;
+    napi_is_typedarray(g_env, e, &is);
+    if (!is) fail("readAhead: expected an array of typed arrays");
+    napi_typedarray_type type;
+    size_t count, byteoff;
+    void* data;
+    napi_value ab;
+    check(napi_get_typedarray_info(g_env, e, &type, &count, &data, &ab, &byteoff), "readAhead");
+    ptrs.push_back(data);
+    bytes.push_back(count * typed_elem_bytes(type));
+  }
+  return num((double)ft_ahead_scope(ptrs.data(), bytes.data(), (int)ptrs.size()));
+}
+
 // hugePages(typedArray, collapse): asks the kernel to back the 2 MiB-aligned interior of the array's memory
 // with transparent huge pages (madvise MADV_HUGEPAGE; with collapse, also MADV_COLLAPSE, which converts pages
 // already touched, synchronously). Streaming a weight from memory measured ~15 % faster from huge pages here:
@@ -779,10 +818,7 @@ FN(js_huge_pages) {
   check(napi_get_typedarray_info(g_env, v[0], &type, &len, &data, &ab, &byteoff), "hugePages");
   bool collapse = false;
   if (n >= 2) napi_get_value_bool(g_env, v[1], &collapse);
-  size_t elem = type == napi_float64_array || type == napi_bigint64_array ? 8
-                : type == napi_float32_array || type == napi_int32_array || type == napi_uint32_array ? 4
-                : type == napi_uint16_array || type == napi_int16_array ? 2 : 1;
-  return num((double)ft_huge_pages(data, len * elem, collapse));
+  return num((double)ft_huge_pages(data, len * typed_elem_bytes(type), collapse));
 }
 
 FN(js_fma_peak) {
@@ -843,6 +879,7 @@ NAPI_MODULE_INIT() {
       {"readBandwidth", js_read_bw},
       {"setSpinMicros", js_set_spin_us},
       {"hugePages", js_huge_pages},
+      {"readAhead", js_read_ahead},
       {"unary", js_unary},
       {"binary", js_binary},
       {"affine", js_affine},

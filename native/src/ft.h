@@ -24,6 +24,13 @@ float* ft_scratch(int tid, int slot, size_t floats);
 // How long the worker spins after a task before it sleeps (microseconds; default 200). Decode loops raise it
 // so the worker stays hot between tokens; returns the previous value.
 long ft_set_spin_us(long us);
+// Read-ahead for decode loops (pool.cpp): ft_ahead_scope names the memory that may be read ahead (the model's
+// weights, kept alive by the caller) and ends the previous scope, waiting until the worker has stopped reading
+// it; n = 0 ends read-ahead. Returns the bytes the worker read ahead in the scope that ended. Inside a scope a
+// matrix-vector product calls ft_ahead_after with its B and the start of what each of its two threads reads;
+// the pool then has the worker read the start of the product that followed this one last time while it waits.
+size_t ft_ahead_scope(const void* const* ptrs, const size_t* bytes, int n);
+void ft_ahead_after(const void* b, const void* p0, size_t n0, const void* p1, size_t n1);
 // Advises transparent huge pages for the 2 MiB-aligned interior of [p, p + bytes) (and with `collapse`, converts
 // the pages already touched now); returns the bytes advised / collapsed, 0 where the OS cannot.
 size_t ft_huge_pages(void* p, size_t bytes, bool collapse);

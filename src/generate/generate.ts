@@ -9,8 +9,8 @@
  * Per-token cost outside the kernels is kept small: the model computes logits for the last position only (the
  * prefill too), each step runs in a memory scope so its buffers come back from the pool instead of the GC, plain
  * greedy picks are made inside the LM head's product (CausalLM.greedyTokens) or read the logits in place (no
- * copy, no history) when a callback or constraint wants the logits, and the native
- * pool's worker keeps spinning between steps for the length of the loop (worker_spin.ts).
+ * copy, no history) when a callback or constraint wants the logits, and for the length of the loop the native
+ * pool's worker keeps spinning between steps and reads the next weight ahead (decode_worker.ts).
  */
 import { noGrad } from '../tensor/autograd.js';
 import { firstArgmax, tidy } from '../tensor/index.js';
@@ -18,7 +18,7 @@ import { createRng } from '../tensor/rng.js';
 import { fromArray, type Tensor } from '../tensor/tensor.js';
 import type { CausalLM } from '../models/common.js';
 import type { TokenConstraint } from './constrained.js';
-import { DECODE_SPIN_MICROS, withWorkerSpin } from './worker_spin.js';
+import { withDecodeWorker } from './decode_worker.js';
 
 export interface GenerateOptions {
   maxNewTokens: number;
@@ -84,7 +84,7 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
   const finish: (FinishReason | null)[] = prompts.map(() => null);
   const text: (string | null)[] = prompts.map(() => null);
   try {
-    withWorkerSpin(DECODE_SPIN_MICROS, () =>
+    withDecodeWorker(model, () =>
       noGrad(() => {
         const caches = model.makeCaches(B, maxLen);
         // Additive key mask for the whole run: -Infinity on each row's left padding.

@@ -47,6 +47,8 @@ export interface NativeAddon {
   hugePages(a: ArrayBufferView, collapse: boolean): number;
   /** How long the pool worker spins after a task before sleeping (µs, default 200); returns the previous value. */
   setSpinMicros(us: number): number;
+  /** The memory the pool worker may read ahead in a decode loop ([] ends it); returns the bytes the scope it ends read. */
+  readAhead(arrays: ArrayBufferView[]): number;
   unary(op: number, x: Float32Array, out: Float32Array, p: Float64Array): void;
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, p: Float64Array): void;
   affine(x: Float32Array, out: Float32Array, p: Float64Array): void;
@@ -101,16 +103,16 @@ export const NATIVE_ADDON_PATH =
 
 let status: NativeStatus | null = null;
 
-/** Loads the addon once; never throws. `reason` says why it is unavailable (missing build, load error, CPU). */
 /** Every entry point this version calls (NativeAddon's methods). */
 const ADDON_FUNCTIONS: readonly (keyof NativeAddon)[] = [
-  'gemm', 'gemmBf16', 'gemm4bit', 'gemmArgmax', 'readBandwidth', 'setSpinMicros', 'hugePages', 'unary', 'binary', 'affine', 'copyStrided', 'axpy',
+  'gemm', 'gemmBf16', 'gemm4bit', 'gemmArgmax', 'readBandwidth', 'setSpinMicros', 'hugePages', 'readAhead', 'unary', 'binary', 'affine', 'copyStrided', 'axpy',
   'fill', 'reduceSum', 'reduceMax', 'sumSquares', 'layerNormForward', 'layerNormBackward', 'rmsNormForward',
   'rmsNormBackward', 'geluForward', 'geluBackward', 'siluForward', 'siluBackward', 'softmaxForward', 'softmaxBackward',
   'crossEntropyForward', 'crossEntropyBackward', 'embeddingForward', 'embeddingBackward', 'attentionForward',
   'attentionBackward', 'rope', 'adamw', 'info', 'setSimd', 'setThreads', 'setGemmSharedB', 'fmaPeak',
 ];
 
+/** Loads the addon once; never throws. `reason` says why it is unavailable (missing build, load error, CPU). */
 export function loadNative(): NativeStatus {
   if (status) return status;
   const path = NATIVE_ADDON_PATH;
@@ -194,6 +196,18 @@ export function nativeHugePages(a: ArrayBufferView, collapse = false): number {
 export function setNativeSpinMicros(us: number): number {
   const s = loadNative();
   return s.ok ? s.addon.setSpinMicros(us) : 0;
+}
+
+/**
+ * Read-ahead for a decode loop: while the JS between two matrix-vector products runs, the pool's worker reads the
+ * start of the weight the next product will stream (the one that followed the same product last time), so that
+ * product finds it in cache instead of DRAM (native/src/pool.cpp). Only memory in `arrays` is ever read; the
+ * caller keeps them alive until it calls this again with [] (which returns once the worker has stopped reading
+ * them). Returns the bytes the worker read ahead in the scope this call ended (0 without the addon).
+ */
+export function setNativeReadAhead(arrays: readonly ArrayBufferView[]): number {
+  const s = loadNative();
+  return s.ok ? s.addon.readAhead([...arrays]) : 0;
 }
 
 // ---- argument packing -------------------------------------------------------------------------------------

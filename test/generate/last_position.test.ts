@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { TINY_TASK } from '../../src/bench/train.js';
 import { generate } from '../../src/generate/generate.js';
-import { DECODE_SPIN_MICROS } from '../../src/generate/worker_spin.js';
+import { DECODE_SPIN_MICROS } from '../../src/generate/decode_worker.js';
 import { GPT2 } from '../../src/models/gpt2.js';
 import { Llama } from '../../src/models/llama.js';
 import type { CausalLM } from '../../src/models/common.js';
