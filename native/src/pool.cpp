@@ -158,7 +158,10 @@ long ft_set_spin_us(long us) { return g_spin_us.exchange(us < 0 ? 0 : us, std::m
 }  // extern "C"
 
 namespace {
-// The scope's ranges, sorted by start, and the record of which product followed which (owner thread only).
+// The scope's ranges, sorted by start, and the record of which product followed which. The lock is for a
+// second JS thread (worker_threads share this process-wide pool): its scope replaces the first one's, whose
+// products then find they no longer own it and stop recording.
+std::mutex g_scope_mutex;
 struct AheadRange {
   uintptr_t lo, hi;
 };
@@ -191,6 +194,7 @@ void post_ahead(const char* p0, size_t n0, const char* p1, size_t n1) {
 extern "C" {
 
 size_t ft_ahead_scope(const void* const* ptrs, const size_t* bytes, int n) {
+  std::lock_guard<std::mutex> lock(g_scope_mutex);
   // End the current scope first: an empty post, then wait until the worker has let go of the old memory.
   post_ahead(nullptr, 0, nullptr, 0);
   while (g_ahead_reading.load()) _mm_pause();
@@ -206,7 +210,8 @@ size_t ft_ahead_scope(const void* const* ptrs, const size_t* bytes, int n) {
 }
 
 void ft_ahead_after(const void* b, const void* p0, size_t n0, const void* p1, size_t n1) {
-  if (g_scope.empty() || g_nthreads < 2 || std::this_thread::get_id() != g_scope_owner) return;
+  std::unique_lock<std::mutex> lock(g_scope_mutex, std::try_to_lock);
+  if (!lock.owns_lock() || g_scope.empty() || g_nthreads < 2 || std::this_thread::get_id() != g_scope_owner) return;
   const char* q0 = static_cast<const char*>(p0);
   const char* q1 = static_cast<const char*>(p1);
   if (!in_scope(q0, n0) || !in_scope(q1, n1)) {
