@@ -3,7 +3,7 @@
 // package: nothing is downloaded and node-gyp is not involved. Run by `npm ci` / `npm install` (the package's
 // install script) and by `npm run build`.
 //
-// Each ISA lives in its own translation unit with its own flags; only the baseline units (addon, pool) run
+// Each ISA lives in its own translation unit with its own flags; only the baseline units (addon, pool, decode) run
 // before the CPU check. Never -march=native (the .node must run on any x86-64 it is copied to) and never
 // -ffast-math / -Ofast (a library built with them turns on flush-to-zero for the whole Node process).
 //
@@ -31,6 +31,7 @@ const common = ['-std=c++17', '-O3', '-fPIC', '-fvisibility=hidden', '-fno-math-
 const units = [
   ['addon.cpp', []],
   ['pool.cpp', []],
+  ['decode.cpp', []],
   ['isa_scalar.cpp', []],
   ['isa_avx2.cpp', ['-mavx2', '-mfma', '-mf16c']],
   ['isa_avx512.cpp', ['-mavx512f', '-mavx512bw', '-mavx512dq', '-mavx512vl', '-mfma']],

@@ -830,6 +830,165 @@ FN(js_fma_peak) {
   return num(K().fma_peak(secs));
 }
 
+// ---- GPT-2 decode plans (decode.cpp) ----------------------------------------------------------------------
+// gpt2DecodePlan(arrays, P) gathers a GPT-2's weights, KV caches and key mask once and returns an opaque plan;
+// gpt2DecodeStep(plan, ids, pos, S, out) then runs a whole decode step in one call. The plan holds a reference
+// to every array it points into, so none can be collected while it lives, and each was checked once here
+// against the sizes in P = [L, C, H, F, V, B, max_len, positions, eps, approx_gelu]. arrays = [wte, wpe, lnf_w,
+// lnf_b, head, mask or null, then per layer ln1_w, ln1_b, attn_w, attn_b, proj_w, proj_b, ln2_w, ln2_b, fc_w,
+// fc_b, fc2_w, fc2_b, k_cache, v_cache]; weight matrices (wte, wpe, head, the four per layer) are Float32Arrays or
+// Uint16Arrays of bf16 bits, everything else Float32Arrays.
+struct Gpt2Plan {
+  napi_env env = nullptr;
+  FtGpt2 m;
+  long positions = 0;
+  std::vector<FtGpt2Layer> layers;
+  std::vector<napi_ref> refs;
+  float* scratch = nullptr;
+  ~Gpt2Plan() {
+    for (napi_ref r : refs) napi_delete_reference(env, r);
+    free(scratch);
+  }
+};
+
+void gpt2_plan_free(napi_env, void* data, void*) { delete static_cast<Gpt2Plan*>(data); }
+
+// Element i of the plan's arrays, checked to hold `count` elements: a Float32Array, or with `weight` also a
+// Uint16Array of bf16 bits. Null only when `nullable`.
+FtWeight plan_array(Gpt2Plan* plan, napi_value list, uint32_t i, double count, bool weight, bool nullable,
+                    const char* what) {
+  static char msg[160];
+  napi_value v;
+  check(napi_get_element(g_env, list, i, &v), "gpt2DecodePlan: arrays");
+  napi_valuetype t;
+  check(napi_typeof(g_env, v, &t), "gpt2DecodePlan: arrays");
+  if (nullable && (t == napi_null || t == napi_undefined)) return FtWeight{nullptr, nullptr};
+  bool is = false;
+  napi_is_typedarray(g_env, v, &is);
+  napi_typedarray_type type = napi_int8_array;
+  size_t len = 0, byteoff;
+  void* data = nullptr;
+  napi_value ab;
+  if (is) check(napi_get_typedarray_info(g_env, v, &type, &len, &data, &ab, &byteoff), what);
+  const bool f32 = is && type == napi_float32_array, bf16 = is && weight && type == napi_uint16_array;
+  if (!f32 && !bf16) {
+    snprintf(msg, sizeof msg, "gpt2DecodePlan: %s must be a Float32Array%s", what, weight ? " or a Uint16Array of bf16 bits" : "");
+    fail(msg);
+  }
+  if ((double)len < count) {
+    snprintf(msg, sizeof msg, "gpt2DecodePlan: %s holds %zu elements, needs %.0f", what, len, count);
+    fail(msg);
+  }
+  napi_ref r;
+  check(napi_create_reference(g_env, v, 1, &r), what);
+  plan->refs.push_back(r);
+  return f32 ? FtWeight{static_cast<const float*>(data), nullptr} : FtWeight{nullptr, static_cast<const uint16_t*>(data)};
+}
+
+FN(js_gpt2_plan) {
+  Args a = read_args(info, 2);
+  if (a.np < 10) fail("gpt2DecodePlan params");
+  const double* P = a.P;
+  for (int i = 0; i < 8; ++i)
+    if (!(P[i] >= 1) || P[i] != floor(P[i])) fail("gpt2DecodePlan: sizes must be positive integers");
+  const double L = P[0], C = P[1], H = P[2], F = P[3], V = P[4], B = P[5], T = P[6], NP = P[7];
+  if (fmod(C, H) != 0) fail("gpt2DecodePlan: C is not a multiple of H");
+  bool isArr = false;
+  napi_is_array(g_env, a.v[0], &isArr);
+  uint32_t n = 0;
+  if (isArr) check(napi_get_array_length(g_env, a.v[0], &n), "gpt2DecodePlan: arrays");
+  if (!isArr || n != 6 + 14 * (uint32_t)L) fail("gpt2DecodePlan: expected 6 + 14 per layer arrays");
+  Gpt2Plan* plan = new Gpt2Plan();
+  plan->env = g_env;
+  try {
+    FtGpt2& m = plan->m;
+    memset(&m, 0, sizeof m);
+    m.L = (long)L, m.C = (long)C, m.H = (long)H, m.F = (long)F, m.V = (long)V, m.B = (long)B, m.max_len = (long)T;
+    m.eps = (float)P[8];
+    m.approx_gelu = P[9] != 0;
+    plan->positions = (long)NP;
+    napi_value list = a.v[0];
+    m.wte = plan_array(plan, list, 0, V * C, true, false, "wte");
+    m.wpe = plan_array(plan, list, 1, NP * C, true, false, "wpe");
+    m.lnf_w = plan_array(plan, list, 2, C, false, false, "ln_f weight").f32;
+    m.lnf_b = plan_array(plan, list, 3, C, false, false, "ln_f bias").f32;
+    m.head = plan_array(plan, list, 4, V * C, true, false, "lm_head weight");
+    m.mask = plan_array(plan, list, 5, B * T, false, true, "key mask").f32;
+    plan->layers.resize((size_t)L);
+    for (uint32_t l = 0; l < (uint32_t)L; ++l) {
+      FtGpt2Layer& y = plan->layers[l];
+      const uint32_t o = 6 + 14 * l;
+      y.ln1_w = plan_array(plan, list, o + 0, C, false, false, "ln_1 weight").f32;
+      y.ln1_b = plan_array(plan, list, o + 1, C, false, false, "ln_1 bias").f32;
+      y.attn = plan_array(plan, list, o + 2, C * 3 * C, true, false, "attn.c_attn weight");
+      y.attn_b = plan_array(plan, list, o + 3, 3 * C, false, false, "attn.c_attn bias").f32;
+      y.proj = plan_array(plan, list, o + 4, C * C, true, false, "attn.c_proj weight");
+      y.proj_b = plan_array(plan, list, o + 5, C, false, false, "attn.c_proj bias").f32;
+      y.ln2_w = plan_array(plan, list, o + 6, C, false, false, "ln_2 weight").f32;
+      y.ln2_b = plan_array(plan, list, o + 7, C, false, false, "ln_2 bias").f32;
+      y.fc = plan_array(plan, list, o + 8, C * F, true, false, "mlp.c_fc weight");
+      y.fc_b = plan_array(plan, list, o + 9, F, false, false, "mlp.c_fc bias").f32;
+      y.fc2 = plan_array(plan, list, o + 10, F * C, true, false, "mlp.c_proj weight");
+      y.fc2_b = plan_array(plan, list, o + 11, C, false, false, "mlp.c_proj bias").f32;
+      y.k_cache = const_cast<float*>(plan_array(plan, list, o + 12, B * T * C, false, false, "key cache").f32);
+      y.v_cache = const_cast<float*>(plan_array(plan, list, o + 13, B * T * C, false, false, "value cache").f32);
+    }
+    m.layers = plan->layers.data();
+    const size_t floats = ft_gpt2_scratch_floats(&m);
+    plan->scratch = static_cast<float*>(aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64));
+    if (!plan->scratch) fail("gpt2DecodePlan: out of memory");
+  } catch (Err&) {
+    delete plan;
+    throw;
+  }
+  napi_value ext;
+  if (napi_create_external(g_env, plan, gpt2_plan_free, nullptr, &ext) != napi_ok) {
+    delete plan;
+    fail("gpt2DecodePlan: cannot create the plan object");
+  }
+  return ext;
+}
+
+// gpt2DecodeStep(plan, ids: Int32Array [B], pos: Int32Array [B], S, out): out is an Int32Array [B] for each row's
+// greedy pick (B <= 4) or a Float32Array [B, V] for the logits. S counts the keys after this step.
+FN(js_gpt2_step) {
+  size_t n = 5;
+  napi_value v[5];
+  check(napi_get_cb_info(g_env, info, &n, v, nullptr, nullptr), "gpt2DecodeStep");
+  if (n != 5) fail("gpt2DecodeStep: wrong argument count");
+  void* data = nullptr;
+  napi_valuetype t;
+  check(napi_typeof(g_env, v[0], &t), "gpt2DecodeStep: plan");
+  if (t != napi_external) fail("gpt2DecodeStep: plan must come from gpt2DecodePlan");
+  check(napi_get_value_external(g_env, v[0], &data), "gpt2DecodeStep: plan");
+  Gpt2Plan* plan = static_cast<Gpt2Plan*>(data);
+  const FtGpt2& m = plan->m;
+  Arr ids = I(v[1], "gpt2DecodeStep: ids must be an Int32Array"), pos = I(v[2], "gpt2DecodeStep: pos must be an Int32Array");
+  double S = 0;
+  check(napi_get_value_double(g_env, v[3], &S), "gpt2DecodeStep: S must be a number");
+  if (!(S >= 1 && S <= (double)m.max_len) || S != floor(S)) fail("gpt2DecodeStep: S is outside the caches");
+  check_ids(ids, (double)m.B, (double)m.V, "gpt2DecodeStep: a token id is out of range (or too few ids)");
+  check_ids(pos, (double)m.B, (double)plan->positions, "gpt2DecodeStep: a position is out of range (or too few)");
+  bool is = false;
+  napi_is_typedarray(g_env, v[4], &is);
+  napi_typedarray_type type = napi_int8_array;
+  size_t len = 0, byteoff;
+  void* out = nullptr;
+  napi_value ab;
+  if (is) check(napi_get_typedarray_info(g_env, v[4], &type, &len, &out, &ab, &byteoff), "gpt2DecodeStep: out");
+  if (type == napi_int32_array) {
+    if (m.B > 4) fail("gpt2DecodeStep: greedy picks need B <= 4 (ask for the logits)");
+    if (len < (size_t)m.B) fail("gpt2DecodeStep: out is shorter than B");
+    ft_gpt2_step(&K(), &m, ip(ids), ip(pos), (long)S, plan->scratch, static_cast<int32_t*>(out), nullptr);
+  } else if (type == napi_float32_array) {
+    if ((double)len < (double)m.B * (double)m.V) fail("gpt2DecodeStep: out is shorter than B x V logits");
+    ft_gpt2_step(&K(), &m, ip(ids), ip(pos), (long)S, plan->scratch, nullptr, static_cast<float*>(out));
+  } else {
+    fail("gpt2DecodeStep: out must be an Int32Array (picks) or a Float32Array (logits)");
+  }
+  return undef();
+}
+
 // Picks the best ISA the CPU (and OS: libgcc checks that the wide registers are enabled) supports.
 // FINTUNE_SIMD forces one; forcing a path this CPU cannot run is an error rather than a crash later.
 const char* init_tables() {
@@ -880,6 +1039,8 @@ NAPI_MODULE_INIT() {
       {"setSpinMicros", js_set_spin_us},
       {"hugePages", js_huge_pages},
       {"readAhead", js_read_ahead},
+      {"gpt2DecodePlan", js_gpt2_plan},
+      {"gpt2DecodeStep", js_gpt2_step},
       {"unary", js_unary},
       {"binary", js_binary},
       {"affine", js_affine},

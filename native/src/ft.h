@@ -133,6 +133,49 @@ struct FtKernels {
                 double wd, double step);
 };
 
+// ---- one native call per decoded token (decode.cpp, baseline) ---------------------------------------------
+// A weight matrix as stored: f32, or bf16 bits widened by the kernels (exactly one is set).
+struct FtWeight {
+  const float* f32;
+  const uint16_t* bf16;
+};
+
+// One GPT-2 block: Conv1D weights [in, out], biases and norm parameters f32, caches [B, H, max_len, D].
+struct FtGpt2Layer {
+  const float *ln1_w, *ln1_b;
+  FtWeight attn;
+  const float* attn_b;
+  FtWeight proj;
+  const float* proj_b;
+  const float *ln2_w, *ln2_b;
+  FtWeight fc;
+  const float* fc_b;
+  FtWeight fc2;
+  const float* fc2_b;
+  float *k_cache, *v_cache;
+};
+
+struct FtGpt2 {
+  long L, C, H, F, V, B, max_len;
+  float eps;
+  int approx_gelu;
+  FtWeight wte;       // [V, C]
+  FtWeight wpe;       // [positions, C]
+  const float *lnf_w, *lnf_b;
+  FtWeight head;      // [V, C] (nn.Linear layout; wte itself when tied)
+  const float* mask;  // additive key mask [B, max_len], or null
+  const FtGpt2Layer* layers;
+};
+
+// Scratch (floats) one step needs.
+size_t ft_gpt2_scratch_floats(const FtGpt2* g);
+// One position per row through the whole model with kernels `k`: token ids[b] at position pos[b]; the caches
+// hold S - 1 positions and this step's keys and values go to position S - 1. Writes each row's greedy pick to
+// idx (B <= 4) when idx is set, else the logits [B, V]. Makes the same kernel calls, in the same order and with
+// the same arguments, as GPT2.forward on a one-position batch, so the results are the same bits.
+void ft_gpt2_step(const FtKernels* k, const FtGpt2* g, const int32_t* ids, const int32_t* pos, long S, float* scratch,
+                  int32_t* idx, float* logits);
+
 void ft_kernels_avx512(FtKernels* k);
 void ft_kernels_avx2(FtKernels* k);
 void ft_kernels_scalar(FtKernels* k);

@@ -12,11 +12,15 @@
  * when the addon can measure it) and `bandwidth_fraction` = weight bytes per token × tokens/s / read bandwidth:
  * how close decoding runs to streaming the weights from memory.
  *
- * `profile: true` times every backend call and adds `kernel_ms_per_token` / `overhead_ms_per_token` (the rest:
- * JS glue, allocation, argmax) for the decode steps; the timing wrapper itself costs a little.
+ * `native_step` says whether the decode steps ran as one native call a token (GPT2.stepDecoder) or through the
+ * tensor API. `profile: true` times every backend call and adds `kernel_ms_per_token` / `overhead_ms_per_token`
+ * (the rest: JS glue, allocation, argmax) for the decode steps; since a one-call step makes its kernel calls from
+ * C, where they cannot be timed one by one, the profile runs the steps through the tensor API (`native_step`
+ * false); the timing wrapper itself costs a little.
  */
 import { generate } from '../generate/generate.js';
 import { GPT2, type GPT2Options } from '../models/gpt2.js';
+import { setNativeDecode } from '../models/gpt2_decode.js';
 import { withMatrixDtype } from '../nn/module.js';
 import type { Module } from '../nn/module.js';
 import { setBackend } from '../tensor/backends.js';
@@ -138,8 +142,10 @@ export function runDecodeBench(o: DecodeBenchOptions): BenchRecord {
   const be = benchBackend(o.backend);
   const clock: Clock = { ns: 0n, byOp: new Map() };
   if (o.profile) setBackend(timedBackend(be, clock));
+  const nativeStepWas = o.profile ? setNativeDecode(false) : null;
   const model = benchModel(spec, dtype, 0);
   model.eval();
+  const nativeStep = model.stepDecoder(model.makeCaches(1, 2), null) !== null;
   const V = spec.vocabSize;
   const rng = createRng(1, 'bench-prompt');
   const probeS = o.backend === 'native' ? (o.bandwidthSeconds ?? 0.5) / shape.runs : 0;
@@ -158,6 +164,7 @@ export function runDecodeBench(o: DecodeBenchOptions): BenchRecord {
     }
   } finally {
     if (o.profile) setBackend(be);
+    if (nativeStepWas !== null) setNativeDecode(nativeStepWas);
   }
   // The median run by decode speed (the peer's rule); its prefill and its bandwidth reading are reported with it.
   const steps = shape.newTokens - 1;
@@ -181,6 +188,7 @@ export function runDecodeBench(o: DecodeBenchOptions): BenchRecord {
     weight_bytes_per_token: wbytes,
     read_gbs: gbs === null ? null : round(gbs, 2),
     bandwidth_fraction: gbs === null ? null : round((wbytes * tokPerS) / (gbs * 1e9), 3),
+    native_step: nativeStep,
     ...(o.profile
       ? {
           kernel_ms_per_token: round(kernelMs, 3),

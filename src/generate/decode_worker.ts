@@ -1,6 +1,7 @@
 /**
  * What the native pool's worker does while a decode loop runs. Between two kernels of a decode step the main
- * thread runs JS and the worker idles; two settings put that time to use, both restored when the loop ends.
+ * thread runs JS (in a one-call native step, CausalLM.stepDecoder, a little C) and the worker idles; two
+ * settings put that time to use, both restored when the loop ends.
  *
  * Spin. By default the worker spins ~200 µs after a kernel and then sleeps; within a decode step the JS between
  * two kernels is far shorter, but the boundary between two tokens (argmax over the vocabulary, ending the

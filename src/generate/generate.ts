@@ -10,7 +10,9 @@
  * prefill too), each step runs in a memory scope so its buffers come back from the pool instead of the GC, plain
  * greedy picks are made inside the LM head's product (CausalLM.greedyTokens) or read the logits in place (no
  * copy, no history) when a callback or constraint wants the logits, and for the length of the loop the native
- * pool's worker keeps spinning between steps and reads the next weight ahead (decode_worker.ts).
+ * pool's worker keeps spinning between steps and reads the next weight ahead (decode_worker.ts). After the
+ * prefill, a model with a step decoder (GPT-2 on the native backend) runs each step as one native call, with
+ * the same results (CausalLM.stepDecoder).
  */
 import { noGrad } from '../tensor/autograd.js';
 import { firstArgmax, tidy } from '../tensor/index.js';
@@ -116,18 +118,29 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
         const next = new Int32Array(B);
         const npos = new Int32Array(B);
 
-        let logits: Tensor | null = null;
+        // The logits the loop reads: the last forward's tensor (disposed when replaced), or the step decoder's
+        // buffer ([B, 1, V]).
+        let held = null as Tensor | null;
+        let all: Float32Array | Float64Array = NO_LOGITS;
+        let V = 0;
+        let T = 0;
+        const readLogits = (t: Tensor): void => {
+          held?.dispose();
+          held = t;
+          [, T, V] = t.shape as [number, number, number];
+          all = t.buf;
+        };
         let picks: Int32Array | null = null;
         if (fusedGreedy) picks = greedyStep(ids, L, pos, L);
-        else logits = forwardStep(ids, L, pos, L);
+        else readLogits(forwardStep(ids, L, pos, L));
         let S = L;
         try {
+          // After the prefill, one position a step: the model's own decoder when it has one (GPT-2 on the native
+          // backend: one native call a token), else forward() / greedyTokens() on one position.
+          const stepper = opts.maxNewTokens > 1 ? (model.stepDecoder?.(caches, padded ? keyMask : null) ?? null) : null;
           for (let step = 0; step < opts.maxNewTokens; step++) {
-            const V = logits?.shape[2] ?? 0;
-            const T = logits?.shape[1] ?? 0;
-            const all = logits?.buf ?? NO_LOGITS;
             const chosen: (number | null)[] = [];
-            if (logits) {
+            if (!fusedGreedy) {
               opts.onLogits?.(
                 step,
                 prompts.map((_, b) => Float32Array.from(all.subarray((b * T + T - 1) * V, (b * T + T) * V))),
@@ -172,14 +185,16 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
               npos[b] = Math.min(nextPos[b]!++, maxLen - 1);
             }
             S += 1;
-            if (fusedGreedy) picks = greedyStep(next, 1, npos, S);
-            else {
-              logits!.dispose();
-              logits = forwardStep(next, 1, npos, S);
-            }
+            if (fusedGreedy) picks = stepper ? stepper.greedy(next, npos) : greedyStep(next, 1, npos, S);
+            else if (stepper) {
+              held?.dispose();
+              held = null;
+              all = stepper.logits(next, npos);
+              T = 1;
+            } else readLogits(forwardStep(next, 1, npos, S));
           }
         } finally {
-          logits?.dispose();
+          held?.dispose();
           for (const c of caches) c.dispose();
         }
       }),

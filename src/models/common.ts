@@ -63,8 +63,25 @@ export interface CausalLM extends Module {
   greedyTokens?(ids: Tensor | null, opts?: ForwardOptions): Int32Array;
   /** One KV cache per layer, for `batch` sequences of up to `maxLen` positions. */
   makeCaches(batch: number, maxLen: number): KVCache[];
+  /**
+   * Decode steps of one position per row that bypass the tensor API (one native call a token), over `caches`
+   * as the prefill left them; null when this model, its state or the backend does not allow it (generation
+   * then uses forward() / greedyTokens()). `keyMask` is the additive [batch, maxLen] padding mask, if any.
+   */
+  stepDecoder?(caches: KVCache[], keyMask: Float32Array | null): StepDecoder | null;
   /** Seeded from-scratch initialization. */
   initWeights(seed: number): void;
+}
+
+/**
+ * One-position decode steps over a model's caches. Each call appends the step's keys and values to the caches
+ * and returns a buffer the next call overwrites; the results are those forward() / greedyTokens() would give.
+ */
+export interface StepDecoder {
+  /** Each row's greedy next token after `ids` at positions `pos` ([batch] each). */
+  greedy(ids: Int32Array, pos: Int32Array): Int32Array;
+  /** The logits [batch, vocab] of the new position. */
+  logits(ids: Int32Array, pos: Int32Array): Float32Array;
 }
 
 /** Positions past, past+1, … for every row of a [B, T] batch. */

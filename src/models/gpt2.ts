@@ -9,7 +9,10 @@
 import { Conv1D, Embedding, LayerNorm, residual } from '../nn/layers.js';
 import { Module, param } from '../nn/module.js';
 import { attend, KVCache } from '../nn/attention.js';
-import { defaultPositions, headGreedy, headLogits, LMHead, type CausalLM, type ForwardOptions } from './common.js';
+import {
+  defaultPositions, headGreedy, headLogits, LMHead, type CausalLM, type ForwardOptions, type StepDecoder,
+} from './common.js';
+import { gpt2StepDecoder } from './gpt2_decode.js';
 import { dropout, gelu } from '../tensor/nn_ops.js';
 import { createRng, type Philox } from '../tensor/rng.js';
 import { fromArray, type Tensor } from '../tensor/tensor.js';
@@ -174,15 +177,19 @@ export class GPT2 extends Module implements CausalLM {
     const [B, T] = tok.shape as [number, number];
     const pos = opts.positionIds ?? defaultPositions(B, T, opts.caches?.[0]?.length ?? 0);
     if (pos.length !== B * T) throw new Error(`GPT-2: ${pos.length} position ids for a [${B}, ${T}] batch`);
+    this.checkPositions(pos);
+    let x = tok.add(t.wpe.forward(fromArray(pos, [B, T])));
+    if (this.training && this.config.embdDropout > 0) x = dropout(x, this.config.embdDropout, this.dropoutRng);
+    t.h.forEach((block, i) => (x = block.forward(x, i, opts)));
+    return t.ln_f.forward(x);
+  }
+
+  private checkPositions(pos: Int32Array): void {
     for (const p of pos) {
       if (p < 0 || p >= this.config.nPositions) {
         throw new Error(`GPT-2: position ${p} is beyond the model's ${this.config.nPositions} positions (n_positions)`);
       }
     }
-    let x = tok.add(t.wpe.forward(fromArray(pos, [B, T])));
-    if (this.training && this.config.embdDropout > 0) x = dropout(x, this.config.embdDropout, this.dropoutRng);
-    t.h.forEach((block, i) => (x = block.forward(x, i, opts)));
-    return t.ln_f.forward(x);
   }
 
   /** Logits [B, T, vocab]. */
@@ -192,6 +199,11 @@ export class GPT2 extends Module implements CausalLM {
 
   greedyTokens(ids: Tensor | null, opts: ForwardOptions = {}): Int32Array {
     return headGreedy(this, ids, opts);
+  }
+
+  /** One native call per decoded token (gpt2_decode.ts) while the model is plain GPT-2; otherwise null. */
+  stepDecoder(caches: KVCache[], keyMask: Float32Array | null): StepDecoder | null {
+    return isPlainGpt2(this) ? gpt2StepDecoder(this, caches, keyMask, (pos) => this.checkPositions(pos)) : null;
   }
 
   /** One KV cache per layer for generation. */
@@ -214,6 +226,20 @@ export class GPT2 extends Module implements CausalLM {
       else rng.fillNormal(buf, 0, name.endsWith('c_proj.weight') ? std / Math.sqrt(2 * this.config.nLayer) : std);
     }
   }
+}
+
+/**
+ * Whether every module of the tree is one of GPT-2's own classes, none with a forward of its own: what the native
+ * decode step computes. Adapters (LoRA, IA3, bottlenecks, …) replace or wrap modules and so keep the JS path.
+ */
+function isPlainGpt2(model: GPT2): boolean {
+  const own = new Set<object>([
+    GPT2.prototype, GPT2Body.prototype, Block.prototype, CausalSelfAttention.prototype, MLP.prototype,
+    Conv1D.prototype, LayerNorm.prototype, Embedding.prototype, LMHead.prototype,
+  ]);
+  return model.namedModules().every(
+    ([, m]) => own.has(Object.getPrototypeOf(m) as object) && !Object.hasOwn(m, 'forward') && !Object.hasOwn(m, 'hidden'),
+  );
 }
 
 export { LMHead, type ForwardOptions } from './common.js';

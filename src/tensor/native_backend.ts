@@ -49,6 +49,13 @@ export interface NativeAddon {
   setSpinMicros(us: number): number;
   /** The memory the pool worker may read ahead in a decode loop ([] ends it); returns the bytes the scope it ends read. */
   readAhead(arrays: ArrayBufferView[]): number;
+  /**
+   * A GPT-2 decode plan over its weights, caches and key mask (see native/src/addon.cpp for the array order and
+   * P = [L, C, H, F, V, B, max_len, positions, eps, approx_gelu]); holds the arrays until it is collected.
+   */
+  gpt2DecodePlan(arrays: (Float32Array | Uint16Array | null)[], p: Float64Array): object;
+  /** One decode step of a plan: greedy picks into an Int32Array (B <= 4) or logits into a Float32Array [B, V]. */
+  gpt2DecodeStep(plan: object, ids: Int32Array, pos: Int32Array, S: number, out: Int32Array | Float32Array): void;
   unary(op: number, x: Float32Array, out: Float32Array, p: Float64Array): void;
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, p: Float64Array): void;
   affine(x: Float32Array, out: Float32Array, p: Float64Array): void;
@@ -105,7 +112,7 @@ let status: NativeStatus | null = null;
 
 /** Every entry point this version calls (NativeAddon's methods). */
 const ADDON_FUNCTIONS: readonly (keyof NativeAddon)[] = [
-  'gemm', 'gemmBf16', 'gemm4bit', 'gemmArgmax', 'readBandwidth', 'setSpinMicros', 'hugePages', 'readAhead', 'unary', 'binary', 'affine', 'copyStrided', 'axpy',
+  'gemm', 'gemmBf16', 'gemm4bit', 'gemmArgmax', 'readBandwidth', 'setSpinMicros', 'hugePages', 'readAhead', 'gpt2DecodePlan', 'gpt2DecodeStep', 'unary', 'binary', 'affine', 'copyStrided', 'axpy',
   'fill', 'reduceSum', 'reduceMax', 'sumSquares', 'layerNormForward', 'layerNormBackward', 'rmsNormForward',
   'rmsNormBackward', 'geluForward', 'geluBackward', 'siluForward', 'siluBackward', 'softmaxForward', 'softmaxBackward',
   'crossEntropyForward', 'crossEntropyBackward', 'embeddingForward', 'embeddingBackward', 'attentionForward',

@@ -72,6 +72,8 @@ describe.runIf(PATHS.length > 0)('bench tasks at the tiny size', () => {
     const r = runDecodeBench({ backend: 'native', dtype: 'fp32', bandwidthSeconds: 0.05 });
     for (const k of [...PEER_FIELDS, 'prefill_tok_per_s', 'weight_bytes_per_token', 'read_gbs', 'bandwidth_fraction']) expect(r).toHaveProperty(k);
     expect(r).toMatchObject({ task: 'decode', dtype: 'fp32', shape: 'prompt8+new16', simd: PATHS[0], threads: 2 });
+    // The plain GPT-2 decodes one native call a token.
+    expect(r.native_step).toBe(true);
     expect(r.tok_per_s).toBeGreaterThan(0);
     expect(r.prefill_tok_per_s).toBeGreaterThan(0);
     // 2 blocks of (c_attn 64×192, attn.c_proj 64×64, c_fc 64×256, mlp.c_proj 256×64) and the tied head 512×64, fp32.
@@ -87,7 +89,8 @@ describe.runIf(PATHS.length > 0)('bench tasks at the tiny size', () => {
 
   it('decode --dtype bf16 reads half the weight bytes; --profile splits kernel and overhead time', () => {
     const r = runDecodeBench({ backend: 'native', dtype: 'bf16', profile: true, bandwidthSeconds: 0 });
-    expect(r).toMatchObject({ dtype: 'bf16', read_gbs: null, bandwidth_fraction: null });
+    // The profile times kernel calls one by one, so its steps go through the tensor API.
+    expect(r).toMatchObject({ dtype: 'bf16', read_gbs: null, bandwidth_fraction: null, native_step: false });
     expect(r.weight_bytes_per_token).toBe((2 * (64 * 192 + 64 * 64 + 2 * 64 * 256) + 512 * 64) * 2);
     expect(r.kernel_ms_per_token).toBeGreaterThan(0);
     expect((r.kernel_ms_per_token as number) + (r.overhead_ms_per_token as number)).toBeCloseTo((r.s_per_step as number) * 1e3, 1);
