@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <new>
 #include <vector>
 
 #include "ft.h"
@@ -853,11 +854,13 @@ struct Gpt2Plan {
 
 void gpt2_plan_free(napi_env, void* data, void*) { delete static_cast<Gpt2Plan*>(data); }
 
+const napi_type_tag kGpt2PlanTag = {0x6674756e65677074ULL, 0x32706c616e763031ULL};
+
 // Element i of the plan's arrays, checked to hold `count` elements: a Float32Array, or with `weight` also a
 // Uint16Array of bf16 bits. Null only when `nullable`.
 FtWeight plan_array(Gpt2Plan* plan, napi_value list, uint32_t i, double count, bool weight, bool nullable,
                     const char* what) {
-  static char msg[160];
+  thread_local char msg[160];  // the addon may run in several worker_threads at once
   napi_value v;
   check(napi_get_element(g_env, list, i, &v), "gpt2DecodePlan: arrays");
   napi_valuetype t;
@@ -897,8 +900,9 @@ FN(js_gpt2_plan) {
   napi_is_array(g_env, a.v[0], &isArr);
   uint32_t n = 0;
   if (isArr) check(napi_get_array_length(g_env, a.v[0], &n), "gpt2DecodePlan: arrays");
-  if (!isArr || n != 6 + 14 * (uint32_t)L) fail("gpt2DecodePlan: expected 6 + 14 per layer arrays");
-  Gpt2Plan* plan = new Gpt2Plan();
+  if (!isArr || (double)n != 6 + 14 * L) fail("gpt2DecodePlan: expected 6 + 14 per layer arrays");
+  Gpt2Plan* plan = new (std::nothrow) Gpt2Plan();
+  if (!plan) fail("gpt2DecodePlan: out of memory");
   plan->env = g_env;
   try {
     FtGpt2& m = plan->m;
@@ -940,12 +944,17 @@ FN(js_gpt2_plan) {
   } catch (Err&) {
     delete plan;
     throw;
+  } catch (std::bad_alloc&) {
+    delete plan;
+    fail("gpt2DecodePlan: out of memory");
   }
   napi_value ext;
   if (napi_create_external(g_env, plan, gpt2_plan_free, nullptr, &ext) != napi_ok) {
     delete plan;
     fail("gpt2DecodePlan: cannot create the plan object");
   }
+  // Tagged, so a step never takes another external (another addon's, or another kind of ours) for a plan.
+  check(napi_type_tag_object(g_env, ext, &kGpt2PlanTag), "gpt2DecodePlan: tag");
   return ext;
 }
 
@@ -959,7 +968,9 @@ FN(js_gpt2_step) {
   void* data = nullptr;
   napi_valuetype t;
   check(napi_typeof(g_env, v[0], &t), "gpt2DecodeStep: plan");
-  if (t != napi_external) fail("gpt2DecodeStep: plan must come from gpt2DecodePlan");
+  bool tagged = false;
+  if (t == napi_external) check(napi_check_object_type_tag(g_env, v[0], &kGpt2PlanTag, &tagged), "gpt2DecodeStep: plan");
+  if (!tagged) fail("gpt2DecodeStep: plan must come from gpt2DecodePlan");
   check(napi_get_value_external(g_env, v[0], &data), "gpt2DecodeStep: plan");
   Gpt2Plan* plan = static_cast<Gpt2Plan*>(data);
   const FtGpt2& m = plan->m;

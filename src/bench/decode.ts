@@ -141,17 +141,21 @@ export function runDecodeBench(o: DecodeBenchOptions): BenchRecord {
   const shape = benchTiny() ? TINY_DECODE_SHAPE : DECODE_SHAPE;
   const be = benchBackend(o.backend);
   const clock: Clock = { ns: 0n, byOp: new Map() };
-  if (o.profile) setBackend(timedBackend(be, clock));
-  const nativeStepWas = o.profile ? setNativeDecode(false) : null;
   const model = benchModel(spec, dtype, 0);
   model.eval();
-  const nativeStep = model.stepDecoder(model.makeCaches(1, 2), null) !== null;
+  // Set right before the try whose finally restores them.
+  if (o.profile) setBackend(timedBackend(be, clock));
+  const nativeStepWas = o.profile ? setNativeDecode(false) : null;
   const V = spec.vocabSize;
   const rng = createRng(1, 'bench-prompt');
   const probeS = o.backend === 'native' ? (o.bandwidthSeconds ?? 0.5) / shape.runs : 0;
   const runs: (RunTimes & { gbs: number | null })[] = [];
   let rss = 0;
+  let nativeStep = false;
   try {
+    const probe = model.makeCaches(1, 2);
+    nativeStep = model.stepDecoder(probe, null) !== null;
+    for (const c of probe) c.dispose();
     for (let r = 0; r < shape.runs; r++) {
       const prompt = Array.from({ length: shape.prompt }, () => rng.randint(V));
       const times = decodeRun(model, prompt, shape.newTokens, clock);

@@ -37,12 +37,14 @@ export function gpt2StepDecoder(
   checkPositions: (pos: Int32Array) => void,
 ): StepDecoder | null {
   if (!nativeDecode || getBackend().name !== 'native' || !fusedKernels() || autocastMode() === 'bf16') return null;
+  // Training mode applies dropout, which the native step does not.
+  if (model.training) return null;
   const native = loadNative();
   if (!native.ok) return null;
   const { nLayer: L, nEmbd: C, nHead: H, nInner: F, vocabSize: V, nPositions, layerNormEps, activation } = model.config;
   const B = caches[0]?.batch ?? 0;
   const T = caches[0]?.maxLen ?? 0;
-  if (caches.length !== L || B < 1) return null;
+  if (caches.length !== L || model.transformer.h.length !== L || B < 1) return null;
   for (const c of caches) {
     if (c.batch !== B || c.maxLen !== T || c.kvHeads !== H || c.headDim !== C / H || c.k.dtype !== 'f32') return null;
   }
@@ -77,6 +79,10 @@ export function gpt2StepDecoder(
 
   // The caches' length moves with each step exactly as KVCache.append moves it.
   const step = (ids: Int32Array, pos: Int32Array, out: Int32Array | Float32Array): void => {
+    // The plan points into the caches' memory: once disposed, it belongs to the pool (other tensors).
+    if (caches.some((c) => c.k.storage.released || c.v.storage.released)) {
+      throw new Error('GPT-2 decode: the KV caches were disposed; make a new step decoder with new caches');
+    }
     const S = caches[0]!.length + 1;
     if (caches.some((c) => c.length !== S - 1)) throw new Error('GPT-2 decode: the layers\' caches hold different lengths');
     if (S > T) throw new Error(`KVCache: ${S - 1} cached + 1 new positions exceed the cache length ${T}`);

@@ -156,6 +156,10 @@ describe.runIf(onNative)('GPT-2 native decode step', () => {
     // A mask that does not fit the caches, or caches of another model.
     expect(m.stepDecoder(caches, new Float32Array(3))).toBeNull();
     expect(m.stepDecoder(model(ODD, 2).makeCaches(1, 8), null)).toBeNull();
+    // Training mode (dropout) keeps the JS path.
+    m.train();
+    expect(m.stepDecoder(caches, null)).toBeNull();
+    m.eval();
     // Adapters replace modules: the JS path.
     const lora = model(SMALL, 2);
     injectLora(lora, { r: 2, loraAlpha: 4, targetModules: ['c_attn'] });
@@ -184,6 +188,9 @@ describe.runIf(onNative)('GPT-2 native decode step', () => {
     dec.greedy(Int32Array.of(1), Int32Array.of(4));
     expect(() => dec.greedy(Int32Array.of(1), Int32Array.of(5))).toThrow(/exceed the cache length 5/);
     expect(nat.map((c) => c.length)).toEqual([5, 5]);
+    // Disposed caches belong to the pool: the decoder refuses to write into them.
+    for (const c of nat) c.dispose();
+    expect(() => dec.greedy(Int32Array.of(1), Int32Array.of(0))).toThrow(/KV caches were disposed/);
   });
 
   it('the addon checks what it is given', () => {
@@ -198,6 +205,9 @@ describe.runIf(onNative)('GPT-2 native decode step', () => {
     expect(() => addon.addon.gpt2DecodeStep(plan, Int32Array.of(10), Int32Array.of(0), 1, new Int32Array(1))).toThrow(/token id is out of range/);
     expect(() => addon.addon.gpt2DecodeStep(plan, Int32Array.of(1), Int32Array.of(0), 5, new Int32Array(1))).toThrow(/S is outside the caches/);
     addon.addon.gpt2DecodeStep(plan, Int32Array.of(1), Int32Array.of(0), 1, new Int32Array(1));
+    // Only a plan is a plan: not a plain object, not a typed array.
+    expect(() => addon.addon.gpt2DecodeStep({}, Int32Array.of(1), Int32Array.of(0), 1, new Int32Array(1))).toThrow(/plan must come from gpt2DecodePlan/);
+    expect(() => addon.addon.gpt2DecodeStep(P, Int32Array.of(1), Int32Array.of(0), 1, new Int32Array(1))).toThrow(/plan must come from gpt2DecodePlan/);
     arrays[8] = f(8 * 24 - 1);
     expect(() => addon.addon.gpt2DecodePlan(arrays, P)).toThrow(/attn.c_attn weight holds 191 elements, needs 192/);
     arrays[8] = new Int32Array(8 * 24) as unknown as Float32Array;
