@@ -831,40 +831,65 @@ FN(js_fma_peak) {
   return num(K().fma_peak(secs));
 }
 
-// ---- GPT-2 decode plans (decode.cpp) ----------------------------------------------------------------------
-// gpt2DecodePlan(arrays, P) gathers a GPT-2's weights, KV caches and key mask once and returns an opaque plan;
-// gpt2DecodeStep(plan, ids, pos, S, out) then runs a whole decode step in one call. The plan holds a reference
-// to every array it points into, so none can be collected while it lives, and each was checked once here
-// against the sizes in P = [L, C, H, F, V, B, max_len, positions, eps, approx_gelu]. arrays = [wte, wpe, lnf_w,
-// lnf_b, head, mask or null, then per layer ln1_w, ln1_b, attn_w, attn_b, proj_w, proj_b, ln2_w, ln2_b, fc_w,
-// fc_b, fc2_w, fc2_b, k_cache, v_cache]; weight matrices (wte, wpe, head, the four per layer) are Float32Arrays or
-// Uint16Arrays of bf16 bits, everything else Float32Arrays.
-struct Gpt2Plan {
+// ---- decode plans (decode.cpp) ----------------------------------------------------------------------------
+// gpt2DecodePlan(arrays, P) / llamaDecodePlan(arrays, P) gather a model's weights, KV caches and key mask once and
+// return an opaque plan; decodeStep(plan, ids, pos, S, out) then runs a whole decode step in one call. A plan holds
+// a reference to every array it points into, so none can be collected while it lives, and each was checked once
+// here against the sizes in P. Weight matrices are Float32Arrays or Uint16Arrays of bf16 bits, everything else
+// Float32Arrays; an optional array (mask, biases) may be null.
+struct DecodePlan {
   napi_env env = nullptr;
-  FtGpt2 m;
-  long positions = 0;
-  std::vector<FtGpt2Layer> layers;
+  const char* fn = "";  // the constructor's name, for its error messages
+  long B = 0, V = 0, max_len = 0, positions = 0;
   std::vector<napi_ref> refs;
   float* scratch = nullptr;
-  ~Gpt2Plan() {
+  virtual ~DecodePlan() {
     for (napi_ref r : refs) napi_delete_reference(env, r);
     free(scratch);
   }
+  virtual void step(const int32_t* ids, const int32_t* pos, long S, int32_t* idx, float* logits) = 0;
+  void alloc_scratch(size_t floats) {
+    scratch = static_cast<float*>(aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64));
+    if (!scratch) fail("decode plan: out of memory");
+  }
 };
 
-void gpt2_plan_free(napi_env, void* data, void*) { delete static_cast<Gpt2Plan*>(data); }
+// P = [L, C, H, F, V, B, max_len, positions, eps, approx_gelu]; arrays = [wte, wpe, lnf_w, lnf_b, head, mask,
+// then per layer ln1_w, ln1_b, attn_w, attn_b, proj_w, proj_b, ln2_w, ln2_b, fc_w, fc_b, fc2_w, fc2_b, k_cache,
+// v_cache]. Matrices: wte, wpe, head and the four per layer.
+struct Gpt2Plan : DecodePlan {
+  FtGpt2 m;
+  std::vector<FtGpt2Layer> layers;
+  void step(const int32_t* ids, const int32_t* pos, long S, int32_t* idx, float* logits) override {
+    ft_gpt2_step(&K(), &m, ids, pos, S, scratch, idx, logits);
+  }
+};
 
-const napi_type_tag kGpt2PlanTag = {0x6674756e65677074ULL, 0x32706c616e763031ULL};
+// P = [L, C, H, Hkv, D, F, V, B, max_len, positions, eps, then one attention window a layer]; arrays = [embed,
+// norm, head, mask, cos, sin, then per layer in_norm, q, q_b, k, k_b, v, v_b, o, o_b, post_norm, gate, gate_b, up,
+// up_b, down, down_b, k_cache, v_cache]. Matrices: embed, head and the seven per layer; biases may be null.
+struct LlamaPlan : DecodePlan {
+  FtLlama m;
+  std::vector<FtLlamaLayer> layers;
+  std::vector<int32_t> rowpos;
+  void step(const int32_t* ids, const int32_t* pos, long S, int32_t* idx, float* logits) override {
+    ft_llama_step(&K(), &m, ids, pos, S, scratch, rowpos.data(), idx, logits);
+  }
+};
+
+void decode_plan_free(napi_env, void* data, void*) { delete static_cast<DecodePlan*>(data); }
+
+const napi_type_tag kDecodePlanTag = {0x6674756e65677074ULL, 0x32706c616e763032ULL};
 
 // Element i of the plan's arrays, checked to hold `count` elements: a Float32Array, or with `weight` also a
 // Uint16Array of bf16 bits. Null only when `nullable`.
-FtWeight plan_array(Gpt2Plan* plan, napi_value list, uint32_t i, double count, bool weight, bool nullable,
+FtWeight plan_array(DecodePlan* plan, napi_value list, uint32_t i, double count, bool weight, bool nullable,
                     const char* what) {
   thread_local char msg[160];  // the addon may run in several worker_threads at once
   napi_value v;
-  check(napi_get_element(g_env, list, i, &v), "gpt2DecodePlan: arrays");
+  check(napi_get_element(g_env, list, i, &v), "decode plan: arrays");
   napi_valuetype t;
-  check(napi_typeof(g_env, v, &t), "gpt2DecodePlan: arrays");
+  check(napi_typeof(g_env, v, &t), "decode plan: arrays");
   if (nullable && (t == napi_null || t == napi_undefined)) return FtWeight{nullptr, nullptr};
   bool is = false;
   napi_is_typedarray(g_env, v, &is);
@@ -875,11 +900,11 @@ FtWeight plan_array(Gpt2Plan* plan, napi_value list, uint32_t i, double count, b
   if (is) check(napi_get_typedarray_info(g_env, v, &type, &len, &data, &ab, &byteoff), what);
   const bool f32 = is && type == napi_float32_array, bf16 = is && weight && type == napi_uint16_array;
   if (!f32 && !bf16) {
-    snprintf(msg, sizeof msg, "gpt2DecodePlan: %s must be a Float32Array%s", what, weight ? " or a Uint16Array of bf16 bits" : "");
+    snprintf(msg, sizeof msg, "%s: %s must be a Float32Array%s", plan->fn, what, weight ? " or a Uint16Array of bf16 bits" : "");
     fail(msg);
   }
   if ((double)len < count) {
-    snprintf(msg, sizeof msg, "gpt2DecodePlan: %s holds %zu elements, needs %.0f", what, len, count);
+    snprintf(msg, sizeof msg, "%s: %s holds %zu elements, needs %.0f", plan->fn, what, len, count);
     fail(msg);
   }
   napi_ref r;
@@ -888,114 +913,189 @@ FtWeight plan_array(Gpt2Plan* plan, napi_value list, uint32_t i, double count, b
   return f32 ? FtWeight{static_cast<const float*>(data), nullptr} : FtWeight{nullptr, static_cast<const uint16_t*>(data)};
 }
 
-FN(js_gpt2_plan) {
-  Args a = read_args(info, 2);
-  if (a.np < 10) fail("gpt2DecodePlan params");
-  const double* P = a.P;
-  for (int i = 0; i < 8; ++i)
-    if (!(P[i] >= 1) || P[i] != floor(P[i])) fail("gpt2DecodePlan: sizes must be positive integers");
-  const double L = P[0], C = P[1], H = P[2], F = P[3], V = P[4], B = P[5], T = P[6], NP = P[7];
-  if (fmod(C, H) != 0) fail("gpt2DecodePlan: C is not a multiple of H");
+const float* plan_f32(DecodePlan* plan, napi_value list, uint32_t i, double count, const char* what, bool nullable = false) {
+  return plan_array(plan, list, i, count, false, nullable, what).f32;
+}
+
+// The arrays argument: a JS array of exactly `fixed + per * L` entries.
+napi_value plan_list(napi_value v, double fixed, double per, double L, const char* msg) {
   bool isArr = false;
-  napi_is_array(g_env, a.v[0], &isArr);
+  napi_is_array(g_env, v, &isArr);
   uint32_t n = 0;
-  if (isArr) check(napi_get_array_length(g_env, a.v[0], &n), "gpt2DecodePlan: arrays");
-  if (!isArr || (double)n != 6 + 14 * L) fail("gpt2DecodePlan: expected 6 + 14 per layer arrays");
-  Gpt2Plan* plan = new (std::nothrow) Gpt2Plan();
-  if (!plan) fail("gpt2DecodePlan: out of memory");
+  if (isArr) check(napi_get_array_length(g_env, v, &n), msg);
+  if (!isArr || (double)n != fixed + per * L) fail(msg);
+  return v;
+}
+
+// Builds a plan with `fill` (which reads the arrays and sizes the scratch); on any failure the plan and its
+// references are released before the error reaches JS. Returns the tagged external.
+template <class Plan, class Fill>
+napi_value make_plan(const char* fn, Fill fill) {
+  Plan* plan = new (std::nothrow) Plan();
+  if (!plan) fail("decode plan: out of memory");
   plan->env = g_env;
+  plan->fn = fn;
   try {
-    FtGpt2& m = plan->m;
-    memset(&m, 0, sizeof m);
-    m.L = (long)L, m.C = (long)C, m.H = (long)H, m.F = (long)F, m.V = (long)V, m.B = (long)B, m.max_len = (long)T;
-    m.eps = (float)P[8];
-    m.approx_gelu = P[9] != 0;
-    plan->positions = (long)NP;
-    napi_value list = a.v[0];
-    m.wte = plan_array(plan, list, 0, V * C, true, false, "wte");
-    m.wpe = plan_array(plan, list, 1, NP * C, true, false, "wpe");
-    m.lnf_w = plan_array(plan, list, 2, C, false, false, "ln_f weight").f32;
-    m.lnf_b = plan_array(plan, list, 3, C, false, false, "ln_f bias").f32;
-    m.head = plan_array(plan, list, 4, V * C, true, false, "lm_head weight");
-    m.mask = plan_array(plan, list, 5, B * T, false, true, "key mask").f32;
-    plan->layers.resize((size_t)L);
-    for (uint32_t l = 0; l < (uint32_t)L; ++l) {
-      FtGpt2Layer& y = plan->layers[l];
-      const uint32_t o = 6 + 14 * l;
-      y.ln1_w = plan_array(plan, list, o + 0, C, false, false, "ln_1 weight").f32;
-      y.ln1_b = plan_array(plan, list, o + 1, C, false, false, "ln_1 bias").f32;
-      y.attn = plan_array(plan, list, o + 2, C * 3 * C, true, false, "attn.c_attn weight");
-      y.attn_b = plan_array(plan, list, o + 3, 3 * C, false, false, "attn.c_attn bias").f32;
-      y.proj = plan_array(plan, list, o + 4, C * C, true, false, "attn.c_proj weight");
-      y.proj_b = plan_array(plan, list, o + 5, C, false, false, "attn.c_proj bias").f32;
-      y.ln2_w = plan_array(plan, list, o + 6, C, false, false, "ln_2 weight").f32;
-      y.ln2_b = plan_array(plan, list, o + 7, C, false, false, "ln_2 bias").f32;
-      y.fc = plan_array(plan, list, o + 8, C * F, true, false, "mlp.c_fc weight");
-      y.fc_b = plan_array(plan, list, o + 9, F, false, false, "mlp.c_fc bias").f32;
-      y.fc2 = plan_array(plan, list, o + 10, F * C, true, false, "mlp.c_proj weight");
-      y.fc2_b = plan_array(plan, list, o + 11, C, false, false, "mlp.c_proj bias").f32;
-      y.k_cache = const_cast<float*>(plan_array(plan, list, o + 12, B * T * C, false, false, "key cache").f32);
-      y.v_cache = const_cast<float*>(plan_array(plan, list, o + 13, B * T * C, false, false, "value cache").f32);
-    }
-    m.layers = plan->layers.data();
-    const size_t floats = ft_gpt2_scratch_floats(&m);
-    plan->scratch = static_cast<float*>(aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64));
-    if (!plan->scratch) fail("gpt2DecodePlan: out of memory");
+    fill(plan);
   } catch (Err&) {
     delete plan;
     throw;
   } catch (std::bad_alloc&) {
     delete plan;
-    fail("gpt2DecodePlan: out of memory");
+    fail("decode plan: out of memory");
   }
   napi_value ext;
-  if (napi_create_external(g_env, plan, gpt2_plan_free, nullptr, &ext) != napi_ok) {
+  if (napi_create_external(g_env, static_cast<DecodePlan*>(plan), decode_plan_free, nullptr, &ext) != napi_ok) {
     delete plan;
-    fail("gpt2DecodePlan: cannot create the plan object");
+    fail("decode plan: cannot create the plan object");
   }
   // Tagged, so a step never takes another external (another addon's, or another kind of ours) for a plan.
-  check(napi_type_tag_object(g_env, ext, &kGpt2PlanTag), "gpt2DecodePlan: tag");
+  check(napi_type_tag_object(g_env, ext, &kDecodePlanTag), "decode plan: tag");
   return ext;
 }
 
-// gpt2DecodeStep(plan, ids: Int32Array [B], pos: Int32Array [B], S, out): out is an Int32Array [B] for each row's
+void need_sizes(const double* P, int n, const char* msg) {
+  for (int i = 0; i < n; ++i)
+    if (!(P[i] >= 1) || P[i] != floor(P[i]) || P[i] > 1e12) fail(msg);
+}
+
+FN(js_gpt2_plan) {
+  Args a = read_args(info, 2);
+  if (a.np < 10) fail("gpt2DecodePlan params");
+  const double* P = a.P;
+  need_sizes(P, 8, "gpt2DecodePlan: sizes must be positive integers");
+  const double L = P[0], C = P[1], H = P[2], F = P[3], V = P[4], B = P[5], T = P[6], NP = P[7];
+  if (fmod(C, H) != 0) fail("gpt2DecodePlan: C is not a multiple of H");
+  napi_value list = plan_list(a.v[0], 6, 14, L, "gpt2DecodePlan: expected 6 + 14 per layer arrays");
+  return make_plan<Gpt2Plan>("gpt2DecodePlan", [&](Gpt2Plan* plan) {
+    FtGpt2& m = plan->m;
+    memset(&m, 0, sizeof m);
+    m.L = (long)L, m.C = (long)C, m.H = (long)H, m.F = (long)F, m.V = (long)V, m.B = (long)B, m.max_len = (long)T;
+    m.eps = (float)P[8];
+    m.approx_gelu = P[9] != 0;
+    plan->B = m.B, plan->V = m.V, plan->max_len = m.max_len, plan->positions = (long)NP;
+    m.wte = plan_array(plan, list, 0, V * C, true, false, "wte");
+    m.wpe = plan_array(plan, list, 1, NP * C, true, false, "wpe");
+    m.lnf_w = plan_f32(plan, list, 2, C, "ln_f weight");
+    m.lnf_b = plan_f32(plan, list, 3, C, "ln_f bias");
+    m.head = plan_array(plan, list, 4, V * C, true, false, "lm_head weight");
+    m.mask = plan_f32(plan, list, 5, B * T, "key mask", true);
+    plan->layers.resize((size_t)L);
+    for (uint32_t l = 0; l < (uint32_t)L; ++l) {
+      FtGpt2Layer& y = plan->layers[l];
+      const uint32_t o = 6 + 14 * l;
+      y.ln1_w = plan_f32(plan, list, o + 0, C, "ln_1 weight");
+      y.ln1_b = plan_f32(plan, list, o + 1, C, "ln_1 bias");
+      y.attn = plan_array(plan, list, o + 2, C * 3 * C, true, false, "attn.c_attn weight");
+      y.attn_b = plan_f32(plan, list, o + 3, 3 * C, "attn.c_attn bias");
+      y.proj = plan_array(plan, list, o + 4, C * C, true, false, "attn.c_proj weight");
+      y.proj_b = plan_f32(plan, list, o + 5, C, "attn.c_proj bias");
+      y.ln2_w = plan_f32(plan, list, o + 6, C, "ln_2 weight");
+      y.ln2_b = plan_f32(plan, list, o + 7, C, "ln_2 bias");
+      y.fc = plan_array(plan, list, o + 8, C * F, true, false, "mlp.c_fc weight");
+      y.fc_b = plan_f32(plan, list, o + 9, F, "mlp.c_fc bias");
+      y.fc2 = plan_array(plan, list, o + 10, F * C, true, false, "mlp.c_proj weight");
+      y.fc2_b = plan_f32(plan, list, o + 11, C, "mlp.c_proj bias");
+      y.k_cache = const_cast<float*>(plan_f32(plan, list, o + 12, B * T * C, "key cache"));
+      y.v_cache = const_cast<float*>(plan_f32(plan, list, o + 13, B * T * C, "value cache"));
+    }
+    m.layers = plan->layers.data();
+    plan->alloc_scratch(ft_gpt2_scratch_floats(&m));
+  });
+}
+
+FN(js_llama_plan) {
+  Args a = read_args(info, 2);
+  const double* P = a.P;
+  if (a.np < 11) fail("llamaDecodePlan params");
+  need_sizes(P, 10, "llamaDecodePlan: sizes must be positive integers");
+  const double L = P[0], C = P[1], H = P[2], Hkv = P[3], D = P[4], F = P[5], V = P[6], B = P[7], T = P[8], NP = P[9];
+  if (fmod(H, Hkv) != 0 || fmod(D, 2) != 0) fail("llamaDecodePlan: H must be a multiple of Hkv, D even");
+  if ((double)a.np != 11 + L) fail("llamaDecodePlan: expected one attention window a layer");
+  napi_value list = plan_list(a.v[0], 6, 18, L, "llamaDecodePlan: expected 6 + 18 per layer arrays");
+  return make_plan<LlamaPlan>("llamaDecodePlan", [&](LlamaPlan* plan) {
+    FtLlama& m = plan->m;
+    memset(&m, 0, sizeof m);
+    m.L = (long)L, m.C = (long)C, m.H = (long)H, m.Hkv = (long)Hkv, m.D = (long)D, m.F = (long)F, m.V = (long)V;
+    m.B = (long)B, m.max_len = (long)T;
+    m.eps = (float)P[10];
+    plan->B = m.B, plan->V = m.V, plan->max_len = m.max_len, plan->positions = (long)NP;
+    const double QD = H * D, KD = Hkv * D;
+    m.embed = plan_array(plan, list, 0, V * C, true, false, "embed_tokens weight");
+    m.norm = plan_f32(plan, list, 1, C, "norm weight");
+    m.head = plan_array(plan, list, 2, V * C, true, false, "lm_head weight");
+    m.mask = plan_f32(plan, list, 3, B * T, "key mask", true);
+    m.cos = plan_f32(plan, list, 4, NP * D / 2, "rotary cos table");
+    m.sin = plan_f32(plan, list, 5, NP * D / 2, "rotary sin table");
+    plan->layers.resize((size_t)L);
+    for (uint32_t l = 0; l < (uint32_t)L; ++l) {
+      FtLlamaLayer& y = plan->layers[l];
+      const uint32_t o = 6 + 18 * l;
+      y.in_norm = plan_f32(plan, list, o + 0, C, "input_layernorm weight");
+      y.q = plan_array(plan, list, o + 1, QD * C, true, false, "q_proj weight");
+      y.q_b = plan_f32(plan, list, o + 2, QD, "q_proj bias", true);
+      y.k = plan_array(plan, list, o + 3, KD * C, true, false, "k_proj weight");
+      y.k_b = plan_f32(plan, list, o + 4, KD, "k_proj bias", true);
+      y.v = plan_array(plan, list, o + 5, KD * C, true, false, "v_proj weight");
+      y.v_b = plan_f32(plan, list, o + 6, KD, "v_proj bias", true);
+      y.o = plan_array(plan, list, o + 7, C * QD, true, false, "o_proj weight");
+      y.o_b = plan_f32(plan, list, o + 8, C, "o_proj bias", true);
+      y.post_norm = plan_f32(plan, list, o + 9, C, "post_attention_layernorm weight");
+      y.gate = plan_array(plan, list, o + 10, F * C, true, false, "gate_proj weight");
+      y.gate_b = plan_f32(plan, list, o + 11, F, "gate_proj bias", true);
+      y.up = plan_array(plan, list, o + 12, F * C, true, false, "up_proj weight");
+      y.up_b = plan_f32(plan, list, o + 13, F, "up_proj bias", true);
+      y.down = plan_array(plan, list, o + 14, C * F, true, false, "down_proj weight");
+      y.down_b = plan_f32(plan, list, o + 15, C, "down_proj bias", true);
+      y.k_cache = const_cast<float*>(plan_f32(plan, list, o + 16, B * T * KD, "key cache"));
+      y.v_cache = const_cast<float*>(plan_f32(plan, list, o + 17, B * T * KD, "value cache"));
+      const double w = P[11 + l];
+      if (!(w >= 0) || w != floor(w)) fail("llamaDecodePlan: attention windows must be non-negative integers");
+      y.window = (long)w;
+    }
+    m.layers = plan->layers.data();
+    plan->rowpos.resize((size_t)(B * (H > Hkv ? H : Hkv)));
+    plan->alloc_scratch(ft_llama_scratch_floats(&m));
+  });
+}
+
+// decodeStep(plan, ids: Int32Array [B], pos: Int32Array [B], S, out): out is an Int32Array [B] for each row's
 // greedy pick (B <= 4) or a Float32Array [B, V] for the logits. S counts the keys after this step.
-FN(js_gpt2_step) {
+FN(js_decode_step) {
   size_t n = 5;
   napi_value v[5];
-  check(napi_get_cb_info(g_env, info, &n, v, nullptr, nullptr), "gpt2DecodeStep");
-  if (n != 5) fail("gpt2DecodeStep: wrong argument count");
+  check(napi_get_cb_info(g_env, info, &n, v, nullptr, nullptr), "decodeStep");
+  if (n != 5) fail("decodeStep: wrong argument count");
   void* data = nullptr;
   napi_valuetype t;
-  check(napi_typeof(g_env, v[0], &t), "gpt2DecodeStep: plan");
+  check(napi_typeof(g_env, v[0], &t), "decodeStep: plan");
   bool tagged = false;
-  if (t == napi_external) check(napi_check_object_type_tag(g_env, v[0], &kGpt2PlanTag, &tagged), "gpt2DecodeStep: plan");
-  if (!tagged) fail("gpt2DecodeStep: plan must come from gpt2DecodePlan");
-  check(napi_get_value_external(g_env, v[0], &data), "gpt2DecodeStep: plan");
-  Gpt2Plan* plan = static_cast<Gpt2Plan*>(data);
-  const FtGpt2& m = plan->m;
-  Arr ids = I(v[1], "gpt2DecodeStep: ids must be an Int32Array"), pos = I(v[2], "gpt2DecodeStep: pos must be an Int32Array");
+  if (t == napi_external) check(napi_check_object_type_tag(g_env, v[0], &kDecodePlanTag, &tagged), "decodeStep: plan");
+  if (!tagged) fail("decodeStep: plan must come from gpt2DecodePlan or llamaDecodePlan");
+  check(napi_get_value_external(g_env, v[0], &data), "decodeStep: plan");
+  DecodePlan* plan = static_cast<DecodePlan*>(data);
+  Arr ids = I(v[1], "decodeStep: ids must be an Int32Array"), pos = I(v[2], "decodeStep: pos must be an Int32Array");
   double S = 0;
-  check(napi_get_value_double(g_env, v[3], &S), "gpt2DecodeStep: S must be a number");
-  if (!(S >= 1 && S <= (double)m.max_len) || S != floor(S)) fail("gpt2DecodeStep: S is outside the caches");
-  check_ids(ids, (double)m.B, (double)m.V, "gpt2DecodeStep: a token id is out of range (or too few ids)");
-  check_ids(pos, (double)m.B, (double)plan->positions, "gpt2DecodeStep: a position is out of range (or too few)");
+  check(napi_get_value_double(g_env, v[3], &S), "decodeStep: S must be a number");
+  if (!(S >= 1 && S <= (double)plan->max_len) || S != floor(S)) fail("decodeStep: S is outside the caches");
+  check_ids(ids, (double)plan->B, (double)plan->V, "decodeStep: a token id is out of range (or too few ids)");
+  check_ids(pos, (double)plan->B, (double)plan->positions, "decodeStep: a position is out of range (or too few)");
   bool is = false;
   napi_is_typedarray(g_env, v[4], &is);
   napi_typedarray_type type = napi_int8_array;
   size_t len = 0, byteoff;
   void* out = nullptr;
   napi_value ab;
-  if (is) check(napi_get_typedarray_info(g_env, v[4], &type, &len, &out, &ab, &byteoff), "gpt2DecodeStep: out");
+  if (is) check(napi_get_typedarray_info(g_env, v[4], &type, &len, &out, &ab, &byteoff), "decodeStep: out");
   if (type == napi_int32_array) {
-    if (m.B > 4) fail("gpt2DecodeStep: greedy picks need B <= 4 (ask for the logits)");
-    if (len < (size_t)m.B) fail("gpt2DecodeStep: out is shorter than B");
-    ft_gpt2_step(&K(), &m, ip(ids), ip(pos), (long)S, plan->scratch, static_cast<int32_t*>(out), nullptr);
+    if (plan->B > 4) fail("decodeStep: greedy picks need B <= 4 (ask for the logits)");
+    if (len < (size_t)plan->B) fail("decodeStep: out is shorter than B");
+    plan->step(ip(ids), ip(pos), (long)S, static_cast<int32_t*>(out), nullptr);
   } else if (type == napi_float32_array) {
-    if ((double)len < (double)m.B * (double)m.V) fail("gpt2DecodeStep: out is shorter than B x V logits");
-    ft_gpt2_step(&K(), &m, ip(ids), ip(pos), (long)S, plan->scratch, nullptr, static_cast<float*>(out));
+    if ((double)len < (double)plan->B * (double)plan->V) fail("decodeStep: out is shorter than B x V logits");
+    plan->step(ip(ids), ip(pos), (long)S, nullptr, static_cast<float*>(out));
   } else {
-    fail("gpt2DecodeStep: out must be an Int32Array (picks) or a Float32Array (logits)");
+    fail("decodeStep: out must be an Int32Array (picks) or a Float32Array (logits)");
   }
   return undef();
 }
@@ -1051,7 +1151,8 @@ NAPI_MODULE_INIT() {
       {"hugePages", js_huge_pages},
       {"readAhead", js_read_ahead},
       {"gpt2DecodePlan", js_gpt2_plan},
-      {"gpt2DecodeStep", js_gpt2_step},
+      {"llamaDecodePlan", js_llama_plan},
+      {"decodeStep", js_decode_step},
       {"unary", js_unary},
       {"binary", js_binary},
       {"affine", js_affine},

@@ -1,12 +1,13 @@
-// GPT-2's decode step as one native call (baseline unit; every kernel comes from the active ISA table).
+// Decode steps as one native call, GPT-2 and the Llama family (baseline unit; every kernel comes from the active
+// ISA table).
 //
 // A decoded token of GPT-2 124M is ~150 kernel calls, and in JS each one builds tensors, views and parameter
 // blocks around the kernel: ~1-1.5 ms a token of glue against ~15-20 ms of kernels, time in which the memory
 // streams nothing. Here the same calls run back to back from C. Nothing is computed differently: the kernels,
-// their order and their arguments are those GPT2.forward makes for a one-position batch (the bias rows written
-// first and the product added to them, the keys and values copied into the caches, attention over the cached
-// positions with the same views, the residual adds), so a step gives the same bits as the JS path, which the
-// tests hold it to.
+// their order and their arguments are those the model's forward makes for a one-position batch (the bias rows
+// written first and the product added to them, the keys and values copied into the caches, attention over the
+// cached positions with the same views, the residual adds), so a step gives the same bits as the JS path, which
+// the tests hold it to.
 #include <math.h>
 #include <string.h>
 
@@ -14,15 +15,20 @@
 
 namespace {
 
-// out[B, N] = x[B, K] · W[K, N] + bias, as linear() does it: the bias rows first, then the product with beta 1.
-void conv1d(const FtKernels* k, const float* x, long B, long K, long N, FtWeight w, const float* bias, float* out) {
-  for (long b = 0; b < B; ++b) memcpy(out + b * N, bias, sizeof(float) * N);
+// out[B, N] = x[B, K] · op(W) + bias as linear() does it: the bias rows first and the product added to them (beta
+// 1), or without a bias the product alone (beta 0). W is [K, N] (GPT-2's Conv1D) or, with out_in, [N, K]
+// (nn.Linear).
+void linear(const FtKernels* k, const float* x, long B, long K, long N, FtWeight w, const float* bias, bool out_in,
+            float* out) {
+  if (bias)
+    for (long b = 0; b < B; ++b) memcpy(out + b * N, bias, sizeof(float) * N);
   FtGemm g;
   memset(&g, 0, sizeof g);
+  g.transB = out_in;
   g.M = B, g.N = N, g.K = K;
-  g.alpha = 1.f, g.beta = 1.f;
+  g.alpha = 1.f, g.beta = bias ? 1.f : 0.f;
   g.a = x, g.lda = K;
-  g.ldb = N;
+  g.ldb = out_in ? K : N;
   g.c = out, g.ldc = N;
   g.batch = 1;
   if (w.bf16) g.b16 = w.bf16, g.bfmt = FT_B_BF16;
@@ -30,21 +36,41 @@ void conv1d(const FtKernels* k, const float* x, long B, long K, long N, FtWeight
   k->gemm(&g);
 }
 
+void conv1d(const FtKernels* k, const float* x, long B, long K, long N, FtWeight w, const float* bias, float* out) {
+  linear(k, x, B, K, N, w, bias, false, out);
+}
+
 // The LM head [V, C] over the final hidden rows: logits (beta 0), or each row's first largest logit.
-void head(const FtKernels* k, const FtGpt2* m, const float* h, int32_t* idx, float* logits) {
+void head(const FtKernels* k, long B, long V, long C, FtWeight w, const float* h, int32_t* idx, float* logits) {
   FtGemm g;
   memset(&g, 0, sizeof g);
   g.transB = 1;
-  g.M = m->B, g.N = m->V, g.K = m->C;
+  g.M = B, g.N = V, g.K = C;
   g.alpha = 1.f, g.beta = 0.f;
-  g.a = h, g.lda = m->C;
-  g.ldb = m->C;
-  g.c = logits, g.ldc = m->V;
+  g.a = h, g.lda = C;
+  g.ldb = C;
+  g.c = logits, g.ldc = V;
   g.batch = 1;
-  if (m->head.bf16) g.b16 = m->head.bf16, g.bfmt = FT_B_BF16;
-  else g.b = m->head.f32, g.bfmt = FT_B_F32;
+  if (w.bf16) g.b16 = w.bf16, g.bfmt = FT_B_BF16;
+  else g.b = w.f32, g.bfmt = FT_B_F32;
   if (idx) k->gemv_argmax(&g, idx);
   else k->gemm(&g);
+}
+
+// Scratch buffers carved one after another, each rounded up to 16 floats (64-byte aligned when scratch is).
+struct Carve {
+  float* next;
+  float* take(long n) {
+    float* p = next;
+    next += (n + 15) / 16 * 16;
+    return p;
+  }
+};
+
+// Copies row b's heads [Hkv, D] of a projection [B, Hkv·D] into a cache [B, Hkv, T, D] at position at.
+void cache_put(float* cache, const float* src, long B, long Hkv, long T, long D, long at, long src_row) {
+  for (long b = 0; b < B; ++b)
+    for (long h = 0; h < Hkv; ++h) memcpy(cache + ((b * Hkv + h) * T + at) * D, src + b * src_row + h * D, sizeof(float) * D);
 }
 
 float bf16_to_f32(uint16_t h) {
@@ -60,22 +86,17 @@ extern "C" {
 
 size_t ft_gpt2_scratch_floats(const FtGpt2* m) {
   const long B = m->B, C = m->C;
-  // x, h, y, t: [B, C]; qkv: [B, 3C]; f, gelu: [B, F]; mean, rstd: [B]; lse: [B, H]; 16 floats of slack a buffer
-  // keep each one 64-byte aligned.
+  // x, h, y, t: [B, C]; qkv: [B, 3C]; f, gelu: [B, F]; mean, rstd: [B]; lse: [B, H]; up to 15 floats of slack a
+  // buffer (Carve).
   return (size_t)(4 * B * C + 3 * B * C + 2 * B * m->F + 2 * B + B * m->H + 10 * 16);
 }
 
 void ft_gpt2_step(const FtKernels* k, const FtGpt2* m, const int32_t* ids, const int32_t* pos, long S, float* scratch,
                   int32_t* idx, float* logits) {
   const long B = m->B, C = m->C, H = m->H, D = C / H, F = m->F, T = m->max_len;
-  float* next = scratch;
-  auto take = [&next](long n) {
-    float* p = next;
-    next += (n + 15) / 16 * 16;
-    return p;
-  };
-  float *x = take(B * C), *h = take(B * C), *y = take(B * C), *t = take(B * C), *qkv = take(3 * B * C);
-  float *f = take(B * F), *gl = take(B * F), *mean = take(B), *rstd = take(B), *lse = take(B * H);
+  Carve sc{scratch};
+  float *x = sc.take(B * C), *h = sc.take(B * C), *y = sc.take(B * C), *t = sc.take(B * C), *qkv = sc.take(3 * B * C);
+  float *f = sc.take(B * F), *gl = sc.take(B * F), *mean = sc.take(B), *rstd = sc.take(B), *lse = sc.take(B * H);
 
   // Token plus position embedding (two row copies, bf16 rows widened, and an add in JS: the same sums).
   auto row = [C](FtWeight w, long r, long i) {
@@ -90,12 +111,8 @@ void ft_gpt2_step(const FtKernels* k, const FtGpt2* m, const int32_t* ids, const
     k->ln_fwd(B, C, m->eps, x, ly.ln1_w, ly.ln1_b, h, mean, rstd);
     conv1d(k, h, B, C, 3 * C, ly.attn, ly.attn_b, qkv);
     // The new keys and values go into the caches at position S - 1.
-    for (long b = 0; b < B; ++b)
-      for (long hh = 0; hh < H; ++hh) {
-        const long at = ((b * H + hh) * T + (S - 1)) * D;
-        memcpy(ly.k_cache + at, qkv + b * 3 * C + C + hh * D, sizeof(float) * D);
-        memcpy(ly.v_cache + at, qkv + b * 3 * C + 2 * C + hh * D, sizeof(float) * D);
-      }
+    cache_put(ly.k_cache, qkv + C, B, H, T, D, S - 1, 3 * C);
+    cache_put(ly.v_cache, qkv + 2 * C, B, H, T, D, S - 1, 3 * C);
     // q: heads of the fused projection in place; k, v: the first S cached positions; the output is written
     // [B, 1, H, D], which is [B, C] for the projection.
     FtAttn p;
@@ -121,7 +138,88 @@ void ft_gpt2_step(const FtKernels* k, const FtGpt2* m, const int32_t* ids, const
     for (long i = 0; i < B * C; ++i) x[i] = x[i] + t[i];
   }
   k->ln_fwd(B, C, m->eps, x, m->lnf_w, m->lnf_b, h, mean, rstd);
-  head(k, m, h, idx, logits);
+  head(k, B, m->V, C, m->head, h, idx, logits);
+}
+
+size_t ft_llama_scratch_floats(const FtLlama* m) {
+  const long B = m->B, C = m->C, QD = m->H * m->D, KD = m->Hkv * m->D, F = m->F;
+  // x, h, t: [B, C]; q, q rotated, y: [B, H·D]; k, k rotated, v: [B, Hkv·D]; gate, up, silu: [B, F]; rstd: [B];
+  // lse: [B, H]; up to 15 floats of slack a buffer (Carve).
+  return (size_t)(3 * B * C + 3 * B * QD + 3 * B * KD + 3 * B * F + B + B * m->H + 14 * 16);
+}
+
+void ft_llama_step(const FtKernels* k, const FtLlama* m, const int32_t* ids, const int32_t* pos, long S, float* scratch,
+                   int32_t* rowpos, int32_t* idx, float* logits) {
+  const long B = m->B, C = m->C, H = m->H, Hkv = m->Hkv, D = m->D, F = m->F, T = m->max_len;
+  const long QD = H * D, KD = Hkv * D;
+  Carve sc{scratch};
+  float *x = sc.take(B * C), *h = sc.take(B * C), *t = sc.take(B * C);
+  float *q = sc.take(B * QD), *qr = sc.take(B * QD), *y = sc.take(B * QD);
+  float *kk = sc.take(B * KD), *kr = sc.take(B * KD), *v = sc.take(B * KD);
+  float *gate = sc.take(B * F), *up = sc.take(B * F), *act = sc.take(B * F);
+  float *rstd = sc.take(B), *lse = sc.take(B * H);
+
+  // The embedding rows (bf16 rows widened), as embedding() copies them.
+  for (long b = 0; b < B; ++b) {
+    float* xr = x + b * C;
+    if (m->embed.bf16) {
+      const uint16_t* e = m->embed.bf16 + (long)ids[b] * C;
+      for (long i = 0; i < C; ++i) xr[i] = bf16_to_f32(e[i]);
+    } else {
+      memcpy(xr, m->embed.f32 + (long)ids[b] * C, sizeof(float) * C);
+    }
+  }
+  // rope() gives every head of a token its token's position; q has the most heads when H >= Hkv.
+  const long HR = H > Hkv ? H : Hkv;
+  for (long b = 0; b < B; ++b)
+    for (long hh = 0; hh < HR; ++hh) rowpos[b * HR + hh] = pos[b];
+
+  const float scale = (float)(1.0 / sqrt((double)D));
+  for (long l = 0; l < m->L; ++l) {
+    const FtLlamaLayer& ly = m->layers[l];
+    k->rms_fwd(B, C, m->eps, x, ly.in_norm, h, rstd);
+    linear(k, h, B, C, QD, ly.q, ly.q_b, true, q);
+    linear(k, h, B, C, KD, ly.k, ly.k_b, true, kk);
+    linear(k, h, B, C, KD, ly.v, ly.v_b, true, v);
+    // Rows of D: B·H of q, B·Hkv of k; row r of a token-major [B, heads, D] block belongs to token r / heads.
+    if (HR == H) {
+      k->rope(B * H, D, q, rowpos, m->cos, m->sin, 0, qr);
+    } else {
+      for (long b = 0; b < B; ++b) k->rope(H, D, q + b * QD, rowpos + b * HR, m->cos, m->sin, 0, qr + b * QD);
+    }
+    if (HR == Hkv) {
+      k->rope(B * Hkv, D, kk, rowpos, m->cos, m->sin, 0, kr);
+    } else {
+      for (long b = 0; b < B; ++b) k->rope(Hkv, D, kk + b * KD, rowpos + b * HR, m->cos, m->sin, 0, kr + b * KD);
+    }
+    cache_put(ly.k_cache, kr, B, Hkv, T, D, S - 1, KD);
+    cache_put(ly.v_cache, v, B, Hkv, T, D, S - 1, KD);
+    FtAttn p;
+    memset(&p, 0, sizeof p);
+    p.B = B, p.H = H, p.Hkv = Hkv, p.T = 1, p.S = S, p.D = D;
+    p.scale = scale;
+    p.causal = 1;
+    p.window = ly.window;
+    p.q = FtAttnView{qr, QD, D, QD};
+    p.k = FtAttnView{ly.k_cache, Hkv * T * D, T * D, D};
+    p.v = FtAttnView{ly.v_cache, Hkv * T * D, T * D, D};
+    p.mask = m->mask;
+    p.msb = m->mask ? T : 0;
+    p.mst = 0;
+    k->attn_fwd(&p, FtAttnView{y, QD, D, QD}, lse);
+    linear(k, y, B, QD, C, ly.o, ly.o_b, true, t);
+    for (long i = 0; i < B * C; ++i) x[i] = x[i] + t[i];
+
+    k->rms_fwd(B, C, m->eps, x, ly.post_norm, h, rstd);
+    linear(k, h, B, C, F, ly.gate, ly.gate_b, true, gate);
+    linear(k, h, B, C, F, ly.up, ly.up_b, true, up);
+    k->silu_fwd(B * F, gate, act);
+    for (long i = 0; i < B * F; ++i) act[i] = act[i] * up[i];
+    linear(k, act, B, F, C, ly.down, ly.down_b, true, t);
+    for (long i = 0; i < B * C; ++i) x[i] = x[i] + t[i];
+  }
+  k->rms_fwd(B, C, m->eps, x, m->norm, h, rstd);
+  head(k, B, m->V, C, m->head, h, idx, logits);
 }
 
 }  // extern "C"

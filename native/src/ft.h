@@ -176,6 +176,36 @@ size_t ft_gpt2_scratch_floats(const FtGpt2* g);
 void ft_gpt2_step(const FtKernels* k, const FtGpt2* g, const int32_t* ids, const int32_t* pos, long S, float* scratch,
                   int32_t* idx, float* logits);
 
+// One Llama-family decoder layer: nn.Linear weights [out, in], biases (null when absent) and RMSNorm weights f32,
+// caches [B, Hkv, max_len, D], attention window 0 (full causal) or the layer's sliding window.
+struct FtLlamaLayer {
+  const float* in_norm;
+  FtWeight q, k, v, o;
+  const float *q_b, *k_b, *v_b, *o_b;
+  const float* post_norm;
+  FtWeight gate, up, down;
+  const float *gate_b, *up_b, *down_b;
+  float *k_cache, *v_cache;
+  long window;
+};
+
+struct FtLlama {
+  long L, C, H, Hkv, D, F, V, B, max_len;
+  float eps;
+  FtWeight embed;             // [V, C]
+  const float* norm;          // final RMSNorm weight [C]
+  FtWeight head;              // [V, C]
+  const float *cos, *sin;     // rotary tables [positions, D/2]
+  const float* mask;          // additive key mask [B, max_len], or null
+  const FtLlamaLayer* layers;
+};
+
+// As ft_gpt2_scratch_floats / ft_gpt2_step, for the Llama family (Llama, Qwen2, Mistral): the kernel calls of
+// Llama.forward on one position per row. rowpos: B * max(H, Hkv) ints of scratch for the rotary rows' positions.
+size_t ft_llama_scratch_floats(const FtLlama* m);
+void ft_llama_step(const FtKernels* k, const FtLlama* m, const int32_t* ids, const int32_t* pos, long S, float* scratch,
+                   int32_t* rowpos, int32_t* idx, float* logits);
+
 void ft_kernels_avx512(FtKernels* k);
 void ft_kernels_avx2(FtKernels* k);
 void ft_kernels_scalar(FtKernels* k);

@@ -20,7 +20,7 @@
  */
 import { generate } from '../generate/generate.js';
 import { GPT2, type GPT2Options } from '../models/gpt2.js';
-import { setNativeDecode } from '../models/gpt2_decode.js';
+import { setNativeDecode } from '../models/native_step.js';
 import { withMatrixDtype } from '../nn/module.js';
 import type { Module } from '../nn/module.js';
 import { setBackend } from '../tensor/backends.js';

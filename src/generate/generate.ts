@@ -11,8 +11,8 @@
  * greedy picks are made inside the LM head's product (CausalLM.greedyTokens) or read the logits in place (no
  * copy, no history) when a callback or constraint wants the logits, and for the length of the loop the native
  * pool's worker keeps spinning between steps and reads the next weight ahead (decode_worker.ts). After the
- * prefill, a model with a step decoder (GPT-2 on the native backend) runs each step as one native call, with
- * the same results (CausalLM.stepDecoder).
+ * prefill, a model with a step decoder (GPT-2 or the Llama family on the native backend) runs each step as one
+ * native call, with the same results (CausalLM.stepDecoder).
  */
 import { noGrad } from '../tensor/autograd.js';
 import { firstArgmax, tidy } from '../tensor/index.js';
@@ -135,8 +135,8 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
         else readLogits(forwardStep(ids, L, pos, L));
         let S = L;
         try {
-          // After the prefill, one position a step: the model's own decoder when it has one (GPT-2 on the native
-          // backend: one native call a token), else forward() / greedyTokens() on one position.
+          // After the prefill, one position a step: the model's own decoder when it has one (GPT-2, Llama on the
+          // native backend: one native call a token), else forward() / greedyTokens() on one position.
           const stepper = opts.maxNewTokens > 1 ? (model.stepDecoder?.(caches, padded ? keyMask : null) ?? null) : null;
           for (let step = 0; step < opts.maxNewTokens; step++) {
             const chosen: (number | null)[] = [];

@@ -12,7 +12,7 @@ import { attend, KVCache } from '../nn/attention.js';
 import {
   defaultPositions, headGreedy, headLogits, LMHead, type CausalLM, type ForwardOptions, type StepDecoder,
 } from './common.js';
-import { gpt2StepDecoder } from './gpt2_decode.js';
+import { gpt2StepDecoder, plainModuleTree } from './native_step.js';
 import { dropout, gelu } from '../tensor/nn_ops.js';
 import { createRng, type Philox } from '../tensor/rng.js';
 import { fromArray, type Tensor } from '../tensor/tensor.js';
@@ -201,7 +201,7 @@ export class GPT2 extends Module implements CausalLM {
     return headGreedy(this, ids, opts);
   }
 
-  /** One native call per decoded token (gpt2_decode.ts) while the model is plain GPT-2; otherwise null. */
+  /** One native call per decoded token (native_step.ts) while the model is plain GPT-2; otherwise null. */
   stepDecoder(caches: KVCache[], keyMask: Float32Array | null): StepDecoder | null {
     return isPlainGpt2(this) ? gpt2StepDecoder(this, caches, keyMask, (pos) => this.checkPositions(pos)) : null;
   }
@@ -228,18 +228,9 @@ export class GPT2 extends Module implements CausalLM {
   }
 }
 
-/**
- * Whether every module of the tree is one of GPT-2's own classes, none with a forward of its own: what the native
- * decode step computes. Adapters (LoRA, IA3, bottlenecks, …) replace or wrap modules and so keep the JS path.
- */
+/** Every module one of GPT-2's own classes: adapters (LoRA, IA3, bottlenecks, …) replace or wrap modules. */
 function isPlainGpt2(model: GPT2): boolean {
-  const own = new Set<object>([
-    GPT2.prototype, GPT2Body.prototype, Block.prototype, CausalSelfAttention.prototype, MLP.prototype,
-    Conv1D.prototype, LayerNorm.prototype, Embedding.prototype, LMHead.prototype,
-  ]);
-  return model.namedModules().every(
-    ([, m]) => own.has(Object.getPrototypeOf(m) as object) && !Object.hasOwn(m, 'forward') && !Object.hasOwn(m, 'hidden'),
-  );
+  return plainModuleTree(model, [GPT2, GPT2Body, Block, CausalSelfAttention, MLP, Conv1D, LayerNorm, Embedding, LMHead]);
 }
 
 export { LMHead, type ForwardOptions } from './common.js';

@@ -14,7 +14,10 @@ import { rope, silu } from '../tensor/nn_ops.js';
 import { createRng } from '../tensor/rng.js';
 import { fromArray, type Tensor } from '../tensor/tensor.js';
 import type { LlamaFamilyConfig, RopeScaling } from '../io/hf_config.js';
-import { defaultPositions, headGreedy, headLogits, LMHead, type CausalLM, type ForwardOptions } from './common.js';
+import {
+  defaultPositions, headGreedy, headLogits, LMHead, type CausalLM, type ForwardOptions, type StepDecoder,
+} from './common.js';
+import { llamaStepDecoder, plainModuleTree } from './native_step.js';
 
 export interface LlamaOptions {
   vocabSize: number;
@@ -249,13 +252,17 @@ export class Llama extends Module implements CausalLM {
     const past = opts.caches?.[0]?.length ?? 0;
     const pos = opts.positionIds ?? defaultPositions(B, T, past);
     if (pos.length !== B * T) throw new Error(`Llama: ${pos.length} position ids for a [${B}, ${T}] batch`);
+    this.checkPositions(pos);
+    for (const layer of m.layers) x = layer.forward(x, pos, opts);
+    return m.norm.forward(x);
+  }
+
+  private checkPositions(pos: Int32Array): void {
     for (const p of pos) {
       if (p < 0 || p >= this.config.maxPositions) {
         throw new Error(`Llama: position ${p} is beyond max_position_embeddings ${this.config.maxPositions}`);
       }
     }
-    for (const layer of m.layers) x = layer.forward(x, pos, opts);
-    return m.norm.forward(x);
   }
 
   forward(ids: Tensor | null, opts: ForwardOptions = {}): Tensor {
@@ -264,6 +271,14 @@ export class Llama extends Module implements CausalLM {
 
   greedyTokens(ids: Tensor | null, opts: ForwardOptions = {}): Int32Array {
     return headGreedy(this, ids, opts);
+  }
+
+  /** One native call per decoded token (native_step.ts) while the model is a plain Llama; otherwise null. */
+  stepDecoder(caches: KVCache[], keyMask: Float32Array | null): StepDecoder | null {
+    const plain = plainModuleTree(this, [
+      Llama, LlamaBody, LlamaDecoderLayer, LlamaAttention, LlamaMLP, Linear, RMSNorm, Embedding, LMHead,
+    ]);
+    return plain ? llamaStepDecoder(this, caches, keyMask, (pos) => this.checkPositions(pos)) : null;
   }
 
   makeCaches(batch: number, maxLen: number): KVCache[] {

@@ -54,8 +54,10 @@ export interface NativeAddon {
    * P = [L, C, H, F, V, B, max_len, positions, eps, approx_gelu]); holds the arrays until it is collected.
    */
   gpt2DecodePlan(arrays: (Float32Array | Uint16Array | null)[], p: Float64Array): object;
+  /** The same for the Llama family (P = [L, C, H, Hkv, D, F, V, B, max_len, positions, eps, window per layer]). */
+  llamaDecodePlan(arrays: (Float32Array | Uint16Array | null)[], p: Float64Array): object;
   /** One decode step of a plan: greedy picks into an Int32Array (B <= 4) or logits into a Float32Array [B, V]. */
-  gpt2DecodeStep(plan: object, ids: Int32Array, pos: Int32Array, S: number, out: Int32Array | Float32Array): void;
+  decodeStep(plan: object, ids: Int32Array, pos: Int32Array, S: number, out: Int32Array | Float32Array): void;
   unary(op: number, x: Float32Array, out: Float32Array, p: Float64Array): void;
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, p: Float64Array): void;
   affine(x: Float32Array, out: Float32Array, p: Float64Array): void;
@@ -112,7 +114,7 @@ let status: NativeStatus | null = null;
 
 /** Every entry point this version calls (NativeAddon's methods). */
 const ADDON_FUNCTIONS: readonly (keyof NativeAddon)[] = [
-  'gemm', 'gemmBf16', 'gemm4bit', 'gemmArgmax', 'readBandwidth', 'setSpinMicros', 'hugePages', 'readAhead', 'gpt2DecodePlan', 'gpt2DecodeStep', 'unary', 'binary', 'affine', 'copyStrided', 'axpy',
+  'gemm', 'gemmBf16', 'gemm4bit', 'gemmArgmax', 'readBandwidth', 'setSpinMicros', 'hugePages', 'readAhead', 'gpt2DecodePlan', 'llamaDecodePlan', 'decodeStep', 'unary', 'binary', 'affine', 'copyStrided', 'axpy',
   'fill', 'reduceSum', 'reduceMax', 'sumSquares', 'layerNormForward', 'layerNormBackward', 'rmsNormForward',
   'rmsNormBackward', 'geluForward', 'geluBackward', 'siluForward', 'siluBackward', 'softmaxForward', 'softmaxBackward',
   'crossEntropyForward', 'crossEntropyBackward', 'embeddingForward', 'embeddingBackward', 'attentionForward',

@@ -1,9 +1,11 @@
-// GPT-2's one-call native decode step (native/src/decode.cpp, src/models/gpt2_decode.ts): the same bits as
-// GPT2.forward on one position, under every ISA path and thread count, and the same generate() output.
+// One-call native decode steps (native/src/decode.cpp, src/models/native_step.ts): the same bits as GPT2.forward
+// and Llama.forward on one position, under every ISA path and thread count, and the same generate() output.
 import { afterAll, describe, expect, it } from 'vitest';
 import { generate } from '../../src/generate/generate.js';
+import type { CausalLM } from '../../src/models/common.js';
 import { GPT2, type GPT2Options } from '../../src/models/gpt2.js';
-import { setNativeDecode } from '../../src/models/gpt2_decode.js';
+import { Llama, type LlamaOptions } from '../../src/models/llama.js';
+import { setNativeDecode } from '../../src/models/native_step.js';
 import { withMatrixDtype } from '../../src/nn/module.js';
 import { injectLora } from '../../src/peft/lora/model.js';
 import { fromArray, getBackend, noGrad, setBackend, tsBackend } from '../../src/tensor/index.js';
@@ -16,11 +18,27 @@ const ODD: GPT2Options = { vocabSize: 1001, nPositions: 64, nEmbd: 32, nLayer: 3
 
 const onNative = status.ok && getBackend().name === 'native';
 
-function model(o: GPT2Options, seed: number, bf16 = false): GPT2 {
-  const m = bf16 ? withMatrixDtype('bf16', () => new GPT2(o)) : new GPT2(o);
+// GQA (4 query heads on 2 key/value heads); Qwen2's q/k/v biases; Mistral's sliding window on the first layer
+// (3 positions, shorter than every sequence here) and untied embeddings.
+const LLAMA: LlamaOptions = { vocabSize: 300, hiddenSize: 32, intermediateSize: 48, numLayers: 2, numHeads: 4, numKvHeads: 2, maxPositions: 40 };
+const QWEN: LlamaOptions = { ...LLAMA, qkvBias: true, tieWordEmbeddings: true, ropeTheta: 1e6 };
+const MISTRAL: LlamaOptions = { ...LLAMA, numKvHeads: 1, layerWindows: [3, 0], oBias: true, mlpBias: true };
+
+type Spec = ['gpt2', GPT2Options] | ['llama', LlamaOptions];
+
+function make(spec: Spec): CausalLM {
+  return spec[0] === 'gpt2' ? new GPT2(spec[1]) : new Llama(spec[1]);
+}
+
+function vocab(spec: Spec): number {
+  return spec[1].vocabSize;
+}
+
+function model(spec: Spec, seed: number, bf16 = false): CausalLM {
+  const m = bf16 ? withMatrixDtype('bf16', () => make(spec)) : make(spec);
   if (bf16) {
     // initWeights fills f32 buffers; draw an f32 twin and round it into the bf16 matrices.
-    const twin = new GPT2(o);
+    const twin = make(spec);
     twin.initWeights(seed);
     const src = new Map(twin.namedParameters());
     for (const [name, p] of m.namedParameters()) {
@@ -34,15 +52,15 @@ function model(o: GPT2Options, seed: number, bf16 = false): GPT2 {
   } else m.initWeights(seed);
   // Non-zero biases and norm parameters, so a skipped bias or a swapped norm shows.
   for (const [name, p] of m.namedParameters()) {
-    if (p.dtype !== 'f32' || !(/bias$|ln_/.test(name))) continue;
+    if (p.dtype !== 'f32' || !/bias$|ln_|norm/.test(name)) continue;
     const d = p.data as Float32Array;
     for (let i = 0; i < d.length; i++) d[i] = d[i]! + 0.05 * Math.sin(i * 0.7 + name.length);
   }
-  return m.eval();
+  return m.eval() as CausalLM;
 }
 
 /** Prefills two identical sets of caches with the JS forward; returns them and the padding mask. */
-function prefilled(m: GPT2, prompts: number[][], maxLen: number) {
+function prefilled(m: CausalLM, prompts: number[][], maxLen: number) {
   const B = prompts.length,
     L = Math.max(...prompts.map((p) => p.length));
   const ids = new Int32Array(B * L),
@@ -77,24 +95,29 @@ function sameBits(a: Float32Array, b: Float32Array): boolean {
 
 describe.runIf(onNative)('GPT-2 native decode step', () => {
   afterAll(() => usePath(PATHS[0]!, 2, 'restored'));
-  const cases: [string, GPT2Options, boolean, number[][]][] = [
-    ['f32, one row', SMALL, false, [[5, 17, 230, 4]]],
-    ['f32, left-padded rows, exact GELU', ODD, false, [[3, 900, 12, 7, 44], [1000, 2], [8, 9, 10]]],
-    ['bf16 matrices, left-padded rows', SMALL, true, [[1, 2, 3], [299, 0, 150, 7]]],
-    ['f32, six rows (picks from written logits)', SMALL, false, [[1], [2, 3], [4, 5, 6], [7], [8, 9], [10, 11, 12, 13]]],
+  const cases: [string, Spec, boolean, number[][]][] = [
+    ['GPT-2 f32, one row', ['gpt2', SMALL], false, [[5, 17, 230, 4]]],
+    ['GPT-2 f32, left-padded rows, exact GELU', ['gpt2', ODD], false, [[3, 900, 12, 7, 44], [1000, 2], [8, 9, 10]]],
+    ['GPT-2 bf16 matrices, left-padded rows', ['gpt2', SMALL], true, [[1, 2, 3], [299, 0, 150, 7]]],
+    ['GPT-2 f32, six rows (picks from written logits)', ['gpt2', SMALL], false, [[1], [2, 3], [4, 5, 6], [7], [8, 9], [10, 11, 12, 13]]],
+    ['Llama f32 (GQA), one row', ['llama', LLAMA], false, [[5, 17, 230, 4]]],
+    ['Qwen2-style q/k/v biases, left-padded rows', ['llama', QWEN], false, [[3, 200, 12, 7, 44], [100, 2], [8, 9, 10]]],
+    ['Mistral-style window, bf16 matrices, left-padded rows', ['llama', MISTRAL], true, [[1, 2, 3], [299, 0, 150, 7]]],
+    ['Llama f32, six rows', ['llama', LLAMA], false, [[1], [2, 3], [4, 5, 6], [7], [8, 9], [10, 11, 12, 13]]],
   ];
   for (const simd of PATHS) {
     for (const threads of [1, 2]) {
-      for (const [name, o, bf16, prompts] of cases) {
+      for (const [name, spec, bf16, prompts] of cases) {
         it(`${simd}, ${threads} thread(s), ${name}: logits, picks and caches equal the JS forward's bits`, () => {
           usePath(simd, threads, name);
-          const m = model(o, 11, bf16);
+          const m = model(spec, 11, bf16);
+          const V = vocab(spec);
           const B = prompts.length,
             maxLen = 14;
           const { js, nat, mask, L, nextPos } = prefilled(m, prompts, maxLen);
-          const dec = m.stepDecoder(nat, mask);
+          const dec = m.stepDecoder!(nat, mask);
           expect(dec).not.toBeNull();
-          const next = Int32Array.from(prompts, (p, b) => (p[0]! * 7 + b) % o.vocabSize);
+          const next = Int32Array.from(prompts, (p, b) => (p[0]! * 7 + b) % V);
           const pos = Int32Array.from(nextPos);
           for (let step = 0; step < maxLen - L; step++) {
             const S = L + step + 1;
@@ -110,7 +133,7 @@ describe.runIf(onNative)('GPT-2 native decode step', () => {
               const picks = dec!.greedy(next, pos);
               for (let b = 0; b < B; b++) {
                 let best = 0;
-                for (let i = 1; i < o.vocabSize; i++) if (ref[b * o.vocabSize + i]! > ref[b * o.vocabSize + best]!) best = i;
+                for (let i = 1; i < V; i++) if (ref[b * V + i]! > ref[b * V + best]!) best = i;
                 expect(picks[b]).toBe(best);
               }
             }
@@ -121,7 +144,7 @@ describe.runIf(onNative)('GPT-2 native decode step', () => {
               expect(sameBits(js[l]!.v.toFloat32Array(), nat[l]!.v.toFloat32Array())).toBe(true);
             }
             for (let b = 0; b < B; b++) {
-              next[b] = (next[b]! * 31 + 7 + step) % o.vocabSize;
+              next[b] = (next[b]! * 31 + 7 + step) % V;
               pos[b] = pos[b]! + 1;
             }
           }
@@ -130,9 +153,12 @@ describe.runIf(onNative)('GPT-2 native decode step', () => {
     }
   }
 
-  it('generate() gives the same tokens with and without it (greedy, logits callbacks, sampling)', () => {
-    const m = model(ODD, 5);
-    const prompts = [[3, 900, 12, 7, 44], [1000, 2], [8, 9, 10]];
+  it.each([
+    ['GPT-2', ['gpt2', ODD] as Spec],
+    ['Llama', ['llama', MISTRAL] as Spec],
+  ])('%s: generate() gives the same tokens with and without it (greedy, logits callbacks, sampling)', (_, spec) => {
+    const m = model(spec, 5);
+    const prompts = [[3, 290, 12, 7, 44], [100, 2], [8, 9, 10]];
     const runs = [
       { maxNewTokens: 9 },
       { maxNewTokens: 9, onLogits: () => {} },
@@ -150,20 +176,24 @@ describe.runIf(onNative)('GPT-2 native decode step', () => {
   });
 
   it('is used only where it computes what forward() does', () => {
-    const m = model(SMALL, 2);
+    const m = model(['gpt2', SMALL], 2) as GPT2;
     const caches = m.makeCaches(1, 8);
     expect(m.stepDecoder(caches, null)).not.toBeNull();
     // A mask that does not fit the caches, or caches of another model.
     expect(m.stepDecoder(caches, new Float32Array(3))).toBeNull();
-    expect(m.stepDecoder(model(ODD, 2).makeCaches(1, 8), null)).toBeNull();
+    expect(m.stepDecoder(model(['gpt2', ODD], 2).makeCaches(1, 8), null)).toBeNull();
     // Training mode (dropout) keeps the JS path.
     m.train();
     expect(m.stepDecoder(caches, null)).toBeNull();
     m.eval();
     // Adapters replace modules: the JS path.
-    const lora = model(SMALL, 2);
+    const lora = model(['gpt2', SMALL], 2) as GPT2;
     injectLora(lora, { r: 2, loraAlpha: 4, targetModules: ['c_attn'] });
     expect(lora.stepDecoder(lora.makeCaches(1, 8), null)).toBeNull();
+    const llama = model(['llama', LLAMA], 2) as Llama;
+    expect(llama.stepDecoder(llama.makeCaches(1, 8), null)).not.toBeNull();
+    injectLora(llama, { r: 2, loraAlpha: 4, targetModules: ['q_proj', 'v_proj'] });
+    expect(llama.stepDecoder(llama.makeCaches(1, 8), null)).toBeNull();
     // The TS backend, and the switch.
     const prev = setBackend(tsBackend);
     try {
@@ -180,7 +210,7 @@ describe.runIf(onNative)('GPT-2 native decode step', () => {
   });
 
   it('rejects positions beyond the model and steps beyond the caches as forward() does', () => {
-    const m = model(SMALL, 4);
+    const m = model(['gpt2', SMALL], 4) as GPT2;
     const { nat } = prefilled(m, [[1, 2, 3]], 5);
     const dec = m.stepDecoder(nat, null)!;
     expect(() => dec.greedy(Int32Array.of(1), Int32Array.of(SMALL.nPositions))).toThrow(/position 40 is beyond the model's 40 positions/);
@@ -202,12 +232,15 @@ describe.runIf(onNative)('GPT-2 native decode step', () => {
     const arrays: (Float32Array | Uint16Array | null)[] = [f(80), f(32), f(8), f(8), f(80), null];
     arrays.push(f(8), f(8), f(8 * 24), f(24), f(64), f(8), f(8), f(8), f(8 * 32), f(32), f(32 * 8), f(8), f(32), f(32));
     const plan = addon.addon.gpt2DecodePlan(arrays, P);
-    expect(() => addon.addon.gpt2DecodeStep(plan, Int32Array.of(10), Int32Array.of(0), 1, new Int32Array(1))).toThrow(/token id is out of range/);
-    expect(() => addon.addon.gpt2DecodeStep(plan, Int32Array.of(1), Int32Array.of(0), 5, new Int32Array(1))).toThrow(/S is outside the caches/);
-    addon.addon.gpt2DecodeStep(plan, Int32Array.of(1), Int32Array.of(0), 1, new Int32Array(1));
+    expect(() => addon.addon.decodeStep(plan, Int32Array.of(10), Int32Array.of(0), 1, new Int32Array(1))).toThrow(/token id is out of range/);
+    expect(() => addon.addon.decodeStep(plan, Int32Array.of(1), Int32Array.of(0), 5, new Int32Array(1))).toThrow(/S is outside the caches/);
+    addon.addon.decodeStep(plan, Int32Array.of(1), Int32Array.of(0), 1, new Int32Array(1));
     // Only a plan is a plan: not a plain object, not a typed array.
-    expect(() => addon.addon.gpt2DecodeStep({}, Int32Array.of(1), Int32Array.of(0), 1, new Int32Array(1))).toThrow(/plan must come from gpt2DecodePlan/);
-    expect(() => addon.addon.gpt2DecodeStep(P, Int32Array.of(1), Int32Array.of(0), 1, new Int32Array(1))).toThrow(/plan must come from gpt2DecodePlan/);
+    expect(() => addon.addon.decodeStep({}, Int32Array.of(1), Int32Array.of(0), 1, new Int32Array(1))).toThrow(/plan must come from gpt2DecodePlan or llamaDecodePlan/);
+    expect(() => addon.addon.decodeStep(P, Int32Array.of(1), Int32Array.of(0), 1, new Int32Array(1))).toThrow(/plan must come from gpt2DecodePlan or llamaDecodePlan/);
+    const PL = Float64Array.of(1, 8, 2, 1, 4, 16, 10, 1, 4, 4, 1e-6, 0); // L C H Hkv D F V B T positions eps window
+    expect(() => addon.addon.llamaDecodePlan([], PL)).toThrow(/expected 6 \+ 18 per layer arrays/);
+    expect(() => addon.addon.llamaDecodePlan([], PL.subarray(0, 11))).toThrow(/one attention window a layer/);
     arrays[8] = f(8 * 24 - 1);
     expect(() => addon.addon.gpt2DecodePlan(arrays, P)).toThrow(/attn.c_attn weight holds 191 elements, needs 192/);
     arrays[8] = new Int32Array(8 * 24) as unknown as Float32Array;
