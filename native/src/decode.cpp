@@ -73,6 +73,31 @@ void cache_put(float* cache, const float* src, long B, long Hkv, long T, long D,
     for (long h = 0; h < Hkv; ++h) memcpy(cache + ((b * Hkv + h) * T + at) * D, src + b * src_row + h * D, sizeof(float) * D);
 }
 
+// Attention of one new position per row over the first S cached positions of a layer, as
+// scaledDotProductAttention() calls the kernel for it: q heads of D in rows of q_row floats, caches
+// [B, Hkv, T, D], the key mask [B, T] if any, the output written [B, H·D].
+void attend_cached(const FtKernels* k, long B, long H, long Hkv, long D, long T, long S, long window, float scale,
+                   const float* q, long q_row, float* k_cache, float* v_cache, const float* mask, float* y, float* lse) {
+  FtAttn p;
+  memset(&p, 0, sizeof p);
+  p.B = B, p.H = H, p.Hkv = Hkv, p.T = 1, p.S = S, p.D = D;
+  p.scale = scale;
+  p.causal = 1;
+  p.window = window;
+  p.q = FtAttnView{const_cast<float*>(q), q_row, D, q_row};
+  p.k = FtAttnView{k_cache, Hkv * T * D, T * D, D};
+  p.v = FtAttnView{v_cache, Hkv * T * D, T * D, D};
+  p.mask = mask;
+  p.msb = mask ? T : 0;
+  p.mst = 0;
+  k->attn_fwd(&p, FtAttnView{y, H * D, D, H * D}, lse);
+}
+
+// The residual add x += t (x.add(branch) in JS: one rounding, the same bits in any order of the operands).
+void add_into(float* x, const float* t, long n) {
+  for (long i = 0; i < n; ++i) x[i] = x[i] + t[i];
+}
+
 float bf16_to_f32(uint16_t h) {
   uint32_t u = (uint32_t)h << 16;
   float f;
@@ -113,29 +138,16 @@ void ft_gpt2_step(const FtKernels* k, const FtGpt2* m, const int32_t* ids, const
     // The new keys and values go into the caches at position S - 1.
     cache_put(ly.k_cache, qkv + C, B, H, T, D, S - 1, 3 * C);
     cache_put(ly.v_cache, qkv + 2 * C, B, H, T, D, S - 1, 3 * C);
-    // q: heads of the fused projection in place; k, v: the first S cached positions; the output is written
-    // [B, 1, H, D], which is [B, C] for the projection.
-    FtAttn p;
-    memset(&p, 0, sizeof p);
-    p.B = B, p.H = H, p.Hkv = H, p.T = 1, p.S = S, p.D = D;
-    p.scale = scale;
-    p.causal = 1;
-    p.window = 0;
-    p.q = FtAttnView{qkv, 3 * C, D, 3 * C};
-    p.k = FtAttnView{ly.k_cache, H * T * D, T * D, D};
-    p.v = FtAttnView{ly.v_cache, H * T * D, T * D, D};
-    p.mask = m->mask;
-    p.msb = m->mask ? T : 0;
-    p.mst = 0;
-    k->attn_fwd(&p, FtAttnView{y, C, D, C}, lse);
+    // q: heads of the fused projection in place; the output [B, 1, H, D] is [B, C] for the projection.
+    attend_cached(k, B, H, H, D, T, S, 0, scale, qkv, 3 * C, ly.k_cache, ly.v_cache, m->mask, y, lse);
     conv1d(k, y, B, C, C, ly.proj, ly.proj_b, t);
-    for (long i = 0; i < B * C; ++i) x[i] = x[i] + t[i];
+    add_into(x, t, B * C);
 
     k->ln_fwd(B, C, m->eps, x, ly.ln2_w, ly.ln2_b, h, mean, rstd);
     conv1d(k, h, B, C, F, ly.fc, ly.fc_b, f);
     k->gelu_fwd(B * F, m->approx_gelu, f, gl);
     conv1d(k, gl, B, F, C, ly.fc2, ly.fc2_b, t);
-    for (long i = 0; i < B * C; ++i) x[i] = x[i] + t[i];
+    add_into(x, t, B * C);
   }
   k->ln_fwd(B, C, m->eps, x, m->lnf_w, m->lnf_b, h, mean, rstd);
   head(k, B, m->V, C, m->head, h, idx, logits);
@@ -194,21 +206,9 @@ void ft_llama_step(const FtKernels* k, const FtLlama* m, const int32_t* ids, con
     }
     cache_put(ly.k_cache, kr, B, Hkv, T, D, S - 1, KD);
     cache_put(ly.v_cache, v, B, Hkv, T, D, S - 1, KD);
-    FtAttn p;
-    memset(&p, 0, sizeof p);
-    p.B = B, p.H = H, p.Hkv = Hkv, p.T = 1, p.S = S, p.D = D;
-    p.scale = scale;
-    p.causal = 1;
-    p.window = ly.window;
-    p.q = FtAttnView{qr, QD, D, QD};
-    p.k = FtAttnView{ly.k_cache, Hkv * T * D, T * D, D};
-    p.v = FtAttnView{ly.v_cache, Hkv * T * D, T * D, D};
-    p.mask = m->mask;
-    p.msb = m->mask ? T : 0;
-    p.mst = 0;
-    k->attn_fwd(&p, FtAttnView{y, QD, D, QD}, lse);
+    attend_cached(k, B, H, Hkv, D, T, S, ly.window, scale, qr, QD, ly.k_cache, ly.v_cache, m->mask, y, lse);
     linear(k, y, B, QD, C, ly.o, ly.o_b, true, t);
-    for (long i = 0; i < B * C; ++i) x[i] = x[i] + t[i];
+    add_into(x, t, B * C);
 
     k->rms_fwd(B, C, m->eps, x, ly.post_norm, h, rstd);
     linear(k, h, B, C, F, ly.gate, ly.gate_b, true, gate);
@@ -216,7 +216,7 @@ void ft_llama_step(const FtKernels* k, const FtLlama* m, const int32_t* ids, con
     k->silu_fwd(B * F, gate, act);
     for (long i = 0; i < B * F; ++i) act[i] = act[i] * up[i];
     linear(k, act, B, F, C, ly.down, ly.down_b, true, t);
-    for (long i = 0; i < B * C; ++i) x[i] = x[i] + t[i];
+    add_into(x, t, B * C);
   }
   k->rms_fwd(B, C, m->eps, x, m->norm, h, rstd);
   head(k, B, m->V, C, m->head, h, idx, logits);

@@ -56,24 +56,31 @@ function optional(t: Tensor | null): Float32Array | null | undefined {
   return t === null ? null : f32(t);
 }
 
-/** The addon when a plan may run for `model` now, else null. */
-function planAddon(model: Module): NativeAddon | null {
+/**
+ * What every plan needs before its arrays: the addon, when a plan may run for `model` now, and the batch and
+ * length of `caches` when they are one f32 cache a layer of [batch, kvHeads, maxLen, headDim] that `keyMask`
+ * (if any) covers; else null.
+ */
+function planContext(
+  model: Module,
+  caches: KVCache[],
+  layers: number,
+  kvHeads: number,
+  headDim: number,
+  keyMask: Float32Array | null,
+): { addon: NativeAddon; B: number; T: number } | null {
   if (!nativeDecode || getBackend().name !== 'native' || !fusedKernels() || autocastMode() === 'bf16') return null;
   // Training mode applies dropout, which the native steps do not.
   if (model.training) return null;
   const native = loadNative();
-  return native.ok ? native.addon : null;
-}
-
-/** The batch and length of caches that all agree on [batch, kvHeads, maxLen, headDim] and are f32; else null. */
-function cacheShape(caches: KVCache[], layers: number, kvHeads: number, headDim: number): { B: number; T: number } | null {
+  if (!native.ok) return null;
   const B = caches[0]?.batch ?? 0;
   const T = caches[0]?.maxLen ?? 0;
-  if (caches.length !== layers || B < 1) return null;
+  if (caches.length !== layers || B < 1 || (keyMask && keyMask.length !== B * T)) return null;
   for (const c of caches) {
     if (c.batch !== B || c.maxLen !== T || c.kvHeads !== kvHeads || c.headDim !== headDim || c.k.dtype !== 'f32') return null;
   }
-  return { B, T };
+  return { addon: native.addon, B, T };
 }
 
 /**
@@ -132,12 +139,10 @@ export function gpt2StepDecoder(
   keyMask: Float32Array | null,
   checkPositions: (pos: Int32Array) => void,
 ): StepDecoder | null {
-  const addon = planAddon(model);
-  if (!addon) return null;
   const { nLayer: L, nEmbd: C, nHead: H, nInner: F, vocabSize: V, nPositions, layerNormEps, activation } = model.config;
-  const shape = cacheShape(caches, L, H, C / H);
   const t = model.transformer;
-  if (!shape || t.h.length !== L || (keyMask && keyMask.length !== shape.B * shape.T)) return null;
+  const ctx = t.h.length === L ? planContext(model, caches, L, H, C / H, keyMask) : null;
+  if (!ctx) return null;
   const arrays: (PlanArray | undefined)[] = [
     matrix(t.wte.weight), matrix(t.wpe.weight), f32(t.ln_f.weight), f32(t.ln_f.bias), matrix(model.lm_head.weight),
     keyMask,
@@ -151,7 +156,7 @@ export function gpt2StepDecoder(
     );
   }
   if (arrays.includes(undefined)) return null;
-  const { B, T } = shape;
+  const { addon, B, T } = ctx;
   const P = Float64Array.of(L, C, H, F, V, B, T, nPositions, layerNormEps, activation === 'gelu_new' ? 1 : 0);
   return planDecoder(addon, addon.gpt2DecodePlan(arrays as PlanArray[], P), caches, B, T, V, checkPositions);
 }
@@ -163,13 +168,11 @@ export function llamaStepDecoder(
   keyMask: Float32Array | null,
   checkPositions: (pos: Int32Array) => void,
 ): StepDecoder | null {
-  const addon = planAddon(model);
-  if (!addon) return null;
   const o = model.config;
   const { numLayers: L, hiddenSize: C, numHeads: H, numKvHeads: Hkv, headDim: D, intermediateSize: F, vocabSize: V } = o;
-  const shape = cacheShape(caches, L, Hkv, D);
   const m = model.model;
-  if (!shape || m.layers.length !== L || (keyMask && keyMask.length !== shape.B * shape.T)) return null;
+  const ctx = m.layers.length === L ? planContext(model, caches, L, Hkv, D, keyMask) : null;
+  if (!ctx) return null;
   const { cos, sin } = model.rotary();
   const arrays: (PlanArray | undefined)[] = [
     matrix(m.embed_tokens.weight), f32(m.norm.weight), matrix(model.lm_head.weight), keyMask, f32(cos), f32(sin),
@@ -188,7 +191,7 @@ export function llamaStepDecoder(
     );
   }
   if (arrays.includes(undefined)) return null;
-  const { B, T } = shape;
+  const { addon, B, T } = ctx;
   const windows = Array.from({ length: L }, (_, l) => o.layerWindows[l] ?? 0);
   const P = Float64Array.of(L, C, H, Hkv, D, F, V, B, T, o.maxPositions, o.rmsNormEps, ...windows);
   return planDecoder(addon, addon.llamaDecodePlan(arrays as PlanArray[], P), caches, B, T, V, checkPositions);
