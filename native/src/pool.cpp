@@ -64,8 +64,9 @@ std::atomic<long> g_spin_us{200};
 // A decoded token is ~50 matrix-vector products, each streaming one weight from memory at the bandwidth limit,
 // separated by JS and small kernels (~40 µs each) during which the memory sits idle and the worker only spins.
 // Inside a read-ahead scope (ft_ahead_scope) each product reports where its threads start reading
-// (ft_ahead_after); the pool remembers which product followed which and, after a product, posts the start of
-// the one that followed it last time. The spinning worker reads that with plain loads (software prefetches
+// (ft_ahead_after) as it starts; the pool remembers which product followed which and posts the start of the one
+// that followed it last time. The worker reads that once it has finished its share of the product and while it
+// spins between products, with plain loads (software prefetches
 // measured no gain here: they are dropped when the miss buffers are full), so the next product finds its first
 // few hundred KB in the worker's L2 or the shared L3 instead of DRAM. A wrong guess costs only idle bandwidth.
 // Only memory inside the scope's ranges is ever read ahead: the caller keeps it alive until the scope ends, and
