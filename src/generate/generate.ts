@@ -21,6 +21,7 @@ import { fromArray, type Tensor } from '../tensor/tensor.js';
 import type { CausalLM } from '../models/common.js';
 import type { TokenConstraint } from './constrained.js';
 import { withDecodeWorker } from './decode_worker.js';
+import { kthLargest, nucleus } from './select.js';
 
 export interface GenerateOptions {
   maxNewTokens: number;
@@ -249,7 +250,7 @@ export function pickToken(
   for (let i = 0; i < V; i++) logits[i] = logits[i]! / temp;
   const k = opts.topK ?? 0;
   if (k > 0 && k < V) {
-    const kth = [...logits].sort((a, b) => b - a)[k - 1]!;
+    const kth = kthLargest(logits, k);
     for (let i = 0; i < V; i++) if (logits[i]! < kth) logits[i] = -Infinity;
   }
   // softmax
@@ -262,20 +263,11 @@ export function pickToken(
   const p = opts.topP ?? 1;
   if (p < 1) {
     // Keep the most likely tokens until their mass reaches p (at least one).
-    const order = [...probs.keys()].sort((a, b) => probs[b]! - probs[a]! || a - b);
-    let mass = 0;
-    let cut = order.length;
-    for (let i = 0; i < order.length; i++) {
-      mass += probs[order[i]!]!;
-      if (mass >= p) {
-        cut = i + 1;
-        break;
-      }
-    }
-    const keep = new Set(order.slice(0, cut));
+    const keep = new Uint8Array(V);
+    for (const i of nucleus(probs, p)) keep[i] = 1;
     let z2 = 0;
     for (let i = 0; i < V; i++) {
-      if (!keep.has(i)) probs[i] = 0;
+      if (!keep[i]) probs[i] = 0;
       z2 += probs[i]!;
     }
     for (let i = 0; i < V; i++) probs[i] = probs[i]! / z2;
