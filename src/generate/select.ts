@@ -1,8 +1,8 @@
 /**
  * Selection over a vocabulary's worth of scores for top-k and top-p sampling, without sorting all of it. Sorting
  * 50,257 logits a token (and again their probabilities for top-p) took ~25 ms a GPT-2 token, more than the model's
- * own forward. These give exactly what the full sorts gave: the same k-th value, the same order of the leading
- * entries (descending value, ties by lower index), so sampling picks the same tokens from the same seed.
+ * own forward. These give exactly what the full sorts gave: the same k-th value, and the same nucleus (the leading
+ * entries by descending value, ties to the lower index), so sampling picks the same tokens from the same seed.
  */
 
 /** Min-heap of at most `cap` values: after pushing every value, its top is the cap-th largest of them. */
