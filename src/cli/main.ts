@@ -79,9 +79,10 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-// Run when executed as the bin (not when imported by tests).
+// Run when executed as the bin, or as src/cli/main.ts under a TypeScript loader (tests of commands that start
+// themselves again, such as bench --ablation), not when imported by tests.
 const invoked = process.argv[1] ?? '';
-if (invoked.endsWith('cli/main.js') || invoked.endsWith('/fintune')) {
+if (invoked.endsWith('cli/main.js') || invoked.endsWith('cli/main.ts') || invoked.endsWith('/fintune')) {
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });
