@@ -105,6 +105,11 @@ float bf16_to_f32(uint16_t h) {
   return f;
 }
 
+// Element i of row r of a [rows, C] table as f32 (bf16 widened exactly, as the embedding lookups do).
+float table_at(FtWeight w, long C, long r, long i) {
+  return w.bf16 ? bf16_to_f32(w.bf16[r * C + i]) : w.f32[r * C + i];
+}
+
 }  // namespace
 
 extern "C" {
@@ -124,11 +129,8 @@ void ft_gpt2_step(const FtKernels* k, const FtGpt2* m, const int32_t* ids, const
   float *f = sc.take(B * F), *gl = sc.take(B * F), *mean = sc.take(B), *rstd = sc.take(B), *lse = sc.take(B * H);
 
   // Token plus position embedding (two row copies, bf16 rows widened, and an add in JS: the same sums).
-  auto row = [C](FtWeight w, long r, long i) {
-    return w.bf16 ? bf16_to_f32(w.bf16[r * C + i]) : w.f32[r * C + i];
-  };
   for (long b = 0; b < B; ++b)
-    for (long i = 0; i < C; ++i) x[b * C + i] = row(m->wte, ids[b], i) + row(m->wpe, pos[b], i);
+    for (long i = 0; i < C; ++i) x[b * C + i] = table_at(m->wte, C, ids[b], i) + table_at(m->wpe, C, pos[b], i);
 
   const float scale = (float)(1.0 / sqrt((double)D));
   for (long l = 0; l < m->L; ++l) {
@@ -172,15 +174,8 @@ void ft_llama_step(const FtKernels* k, const FtLlama* m, const int32_t* ids, con
   float *rstd = sc.take(B), *lse = sc.take(B * H);
 
   // The embedding rows (bf16 rows widened), as embedding() copies them.
-  for (long b = 0; b < B; ++b) {
-    float* xr = x + b * C;
-    if (m->embed.bf16) {
-      const uint16_t* e = m->embed.bf16 + (long)ids[b] * C;
-      for (long i = 0; i < C; ++i) xr[i] = bf16_to_f32(e[i]);
-    } else {
-      memcpy(xr, m->embed.f32 + (long)ids[b] * C, sizeof(float) * C);
-    }
-  }
+  for (long b = 0; b < B; ++b)
+    for (long i = 0; i < C; ++i) x[b * C + i] = table_at(m->embed, C, ids[b], i);
   // rope() gives every head of a token its token's position; q has the most heads when H >= Hkv.
   const long HR = H > Hkv ? H : Hkv;
   for (long b = 0; b < B; ++b)
