@@ -43,7 +43,7 @@ type PlanArray = Float32Array | Uint16Array | null;
 
 /** Contiguous f32 storage of a tensor as the typed array a plan reads. */
 function f32(t: Tensor): Float32Array | undefined {
-  return t.dtype === 'f32' && t.isContiguous() ? (t.data as Float32Array).subarray(t.offset, t.offset + t.size) : undefined;
+  return t.dtype === 'f32' && t.isContiguous() ? (t.flatBuf() as Float32Array) : undefined;
 }
 
 /** A weight matrix: f32, or bf16 bits the kernels widen. */
@@ -92,7 +92,6 @@ function planDecoder(
   plan: object,
   caches: KVCache[],
   B: number,
-  T: number,
   V: number,
   checkPositions: (pos: Int32Array) => void,
 ): StepDecoder {
@@ -105,7 +104,7 @@ function planDecoder(
     }
     const S = caches[0]!.length + 1;
     if (caches.some((c) => c.length !== S - 1)) throw new Error("decode step: the layers' caches hold different lengths");
-    if (S > T) throw new Error(`KVCache: ${S - 1} cached + 1 new positions exceed the cache length ${T}`);
+    caches[0]!.ensureRoom(1);
     if (ids.length !== B || pos.length !== B) throw new Error(`decode step: expected ${B} ids and positions`);
     checkPositions(pos);
     addon.decodeStep(plan, ids, pos, S, out);
@@ -158,7 +157,7 @@ export function gpt2StepDecoder(
   if (arrays.includes(undefined)) return null;
   const { addon, B, T } = ctx;
   const P = Float64Array.of(L, C, H, F, V, B, T, nPositions, layerNormEps, activation === 'gelu_new' ? 1 : 0);
-  return planDecoder(addon, addon.gpt2DecodePlan(arrays as PlanArray[], P), caches, B, T, V, checkPositions);
+  return planDecoder(addon, addon.gpt2DecodePlan(arrays as PlanArray[], P), caches, B, V, checkPositions);
 }
 
 /** As gpt2StepDecoder, for a plain Llama-family model (Llama, Qwen2's q/k/v biases, Mistral's windows). */
@@ -194,5 +193,5 @@ export function llamaStepDecoder(
   const { addon, B, T } = ctx;
   const windows = Array.from({ length: L }, (_, l) => o.layerWindows[l] ?? 0);
   const P = Float64Array.of(L, C, H, Hkv, D, F, V, B, T, o.maxPositions, o.rmsNormEps, ...windows);
-  return planDecoder(addon, addon.llamaDecodePlan(arrays as PlanArray[], P), caches, B, T, V, checkPositions);
+  return planDecoder(addon, addon.llamaDecodePlan(arrays as PlanArray[], P), caches, B, V, checkPositions);
 }

@@ -41,9 +41,7 @@ export class KVCache {
     if (v.ndim !== 4 || v.shape.some((d, i) => d !== k.shape[i]) || k.dtype !== this.k.dtype || v.dtype !== this.k.dtype) {
       throw new Error(`KVCache: keys ${k.describe()} and values ${v.describe()} must have one shape and the cache's dtype ${this.k.dtype}`);
     }
-    if (this.length + T > this.maxLen) {
-      throw new Error(`KVCache: ${this.length} cached + ${T} new positions exceed the cache length ${this.maxLen}`);
-    }
+    this.ensureRoom(T);
     noGrad(() => {
       for (const [src, dst] of [
         [k, this.k],
@@ -55,6 +53,13 @@ export class KVCache {
     });
     this.length += T;
     return this.view();
+  }
+
+  /** Throws unless T more positions fit (append's check; also for one-call decode steps, which write natively). */
+  ensureRoom(T: number): void {
+    if (this.length + T > this.maxLen) {
+      throw new Error(`KVCache: ${this.length} cached + ${T} new positions exceed the cache length ${this.maxLen}`);
+    }
   }
 
   view(): { k: Tensor; v: Tensor } {
