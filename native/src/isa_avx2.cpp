@@ -110,6 +110,28 @@ inline float v_hsum(V v) {
   return _mm_cvtss_f32(s);
 }
 inline float s_fma(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
+// r[i] = row i of a VL×VL tile -> r[j] = column j: unpacks transpose the 4×4 blocks within each 128-bit lane, then
+// the lanes are exchanged.
+inline void v_transpose(V* r) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  // u[4g + c], lane L: column 4L + c of rows 4g..4g+3.
+  for (int g = 0; g < 2; ++g) {
+    __m256d lo0 = _mm256_castps_pd(t[4 * g]), hi0 = _mm256_castps_pd(t[4 * g + 1]);
+    __m256d lo1 = _mm256_castps_pd(t[4 * g + 2]), hi1 = _mm256_castps_pd(t[4 * g + 3]);
+    u[4 * g + 0] = _mm256_castpd_ps(_mm256_unpacklo_pd(lo0, lo1));
+    u[4 * g + 1] = _mm256_castpd_ps(_mm256_unpackhi_pd(lo0, lo1));
+    u[4 * g + 2] = _mm256_castpd_ps(_mm256_unpacklo_pd(hi0, hi1));
+    u[4 * g + 3] = _mm256_castpd_ps(_mm256_unpackhi_pd(hi0, hi1));
+  }
+  for (int c = 0; c < 4; ++c) {
+    r[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
+    r[4 + c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
+  }
+}
 
 // The 16 values of one 4-bit block (code[k] * absmax, each one f32 multiply, as the TS dequantizer) in two
 // registers, and the decoder of 2·VL elements from VL bytes: `hi` gets the high nibbles (elements 0, 2, ...),

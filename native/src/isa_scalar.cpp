@@ -67,6 +67,8 @@ inline float v_hsum(V v) {
   return _mm_cvtss_f32(s);
 }
 inline float s_fma(float a, float b, float c) { return a * b + c; }
+// r[i] = row i of a 4×4 tile -> r[j] = column j.
+inline void v_transpose(V* r) { _MM_TRANSPOSE4_PS(r[0], r[1], r[2], r[3]); }
 
 // One 4-bit block's 16 values (code[k] * absmax) and the decoder of 2·VL elements from VL bytes into their high
 // nibbles' values (elements 0, 2, ...) and low nibbles' values (1, 3, ...): table lookups.
