@@ -21,7 +21,7 @@ import { fromArray, type Tensor } from '../tensor/tensor.js';
 import type { CausalLM } from '../models/common.js';
 import type { TokenConstraint } from './constrained.js';
 import { withDecodeWorker } from './decode_worker.js';
-import { kthLargest, nucleus } from './select.js';
+import { candidateCount, kthLargest, nucleus, sampleCandidates, topCandidates } from './select.js';
 
 export interface GenerateOptions {
   maxNewTokens: number;
@@ -116,6 +116,15 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
         const fusedGreedy = plainGreedy && !opts.onLogits && !opts.constraints && typeof model.greedyTokens === 'function';
         const greedyStep = (x: Int32Array, T: number, positionIds: Int32Array, S: number): Int32Array =>
           tidy(() => model.greedyTokens!(fromArray(x, [B, T]), { caches, positionIds, attentionMask: maskView(S) }));
+        // Top-k sampling without a penalty or constraint draws from the row's largest logits alone: the same
+        // token as pickToken on the whole row (sampleCandidates says why), without a softmax over the vocabulary.
+        const topK = opts.topK ?? 0;
+        const candidateSampling = !!opts.doSample && (opts.repetitionPenalty ?? 1) === 1 && !opts.constraints && topK > 0;
+        const sampleTopK = (row: ArrayLike<number>, lo: number, n: number): number | null => {
+          if (topK >= n) return null;
+          const c = topCandidates(row, lo, n, candidateCount(topK, n));
+          return c && sampleCandidates(c, n, topK, opts.temperature ?? 1, opts.topP ?? 1, rng);
+        };
         const next = new Int32Array(B);
         const npos = new Int32Array(B);
 
@@ -158,7 +167,8 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
                 ? picks[b]!
                 : plainGreedy && !constraint
                   ? firstArgmax(all, lo, V)
-                  : pickToken(Float64Array.from(all.subarray(lo, lo + V)), [...prompts[b]!, ...out[b]!], opts, rng, constraint);
+                  : ((candidateSampling ? sampleTopK(all, lo, V) : null) ??
+                    pickToken(Float64Array.from(all.subarray(lo, lo + V)), [...prompts[b]!, ...out[b]!], opts, rng, constraint));
               if (tok === null) {
                 finish[b] = 'constraint';
                 chosen.push(null);

@@ -108,3 +108,125 @@ export function nucleus(values: ArrayLike<number>, mass: number): number[] {
   }
   return out;
 }
+
+/**
+ * How many of a row's largest logits top-k sampling takes as candidates: more than k, so that the smallest
+ * usually falls below the k-th even after the temperature (see sampleCandidates).
+ */
+export function candidateCount(topK: number, vocab: number): number {
+  return Math.min(vocab, 2 * topK + 16);
+}
+
+/** A row's largest entries: their indices in the row, ascending, and their values. */
+export interface Candidates {
+  index: Int32Array;
+  value: Float64Array;
+}
+
+/**
+ * The `cap` largest entries of row[lo, lo + n) (ties to the lower index), as Candidates with indices relative to
+ * lo, or null when the row holds a NaN (whose order pickToken's steps define differently). One pass with a
+ * size-cap min-heap; then the few candidates are put in index order.
+ */
+export function topCandidates(row: ArrayLike<number>, lo: number, n: number, cap: number): Candidates | null {
+  const size = Math.max(0, Math.min(cap, n));
+  const hv = new Float64Array(size);
+  const hi = new Int32Array(size);
+  // Heap order: the root is the worst kept entry, the smallest value, of equal values the highest index.
+  const worse = (a: number, b: number): boolean => hv[a]! < hv[b]! || (hv[a] === hv[b] && hi[a]! > hi[b]!);
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    const v = row[lo + i]!;
+    if (v !== v) return null;
+    if (count < size) {
+      let c = count++;
+      hv[c] = v;
+      hi[c] = i;
+      while (c > 0) {
+        const parent = (c - 1) >> 1;
+        if (!worse(c, parent)) break;
+        [hv[c], hv[parent]] = [hv[parent]!, hv[c]!];
+        [hi[c], hi[parent]] = [hi[parent]!, hi[c]!];
+        c = parent;
+      }
+    } else if (size > 0 && v > hv[0]!) {
+      // A later index with a value equal to the root's is worse than the root: only larger values enter.
+      hv[0] = v;
+      hi[0] = i;
+      let c = 0;
+      for (;;) {
+        const l = 2 * c + 1;
+        if (l >= count) break;
+        const r = l + 1;
+        const w = r < count && worse(r, l) ? r : l;
+        if (!worse(w, c)) break;
+        [hv[c], hv[w]] = [hv[w]!, hv[c]!];
+        [hi[c], hi[w]] = [hi[w]!, hi[c]!];
+        c = w;
+      }
+    }
+  }
+  const order = Array.from({ length: count }, (_, j) => j).sort((a, b) => hi[a]! - hi[b]!);
+  return { index: Int32Array.from(order, (j) => hi[j]!), value: Float64Array.from(order, (j) => hv[j]!) };
+}
+
+/**
+ * Top-k sampling (with top-p inside the top k when topP < 1) from a row's candidates: the token pickToken
+ * draws from the whole row of `vocab` logits with the same rng (no repetition penalty, no constraint), or null,
+ * having drawn nothing, when the candidates cannot show it is the same.
+ *
+ * pickToken divides every logit by the temperature, keeps those >= the k-th largest quotient (all its ties) and
+ * takes a softmax over them in index order, the others adding exact zeros to every sum. The candidates are the
+ * largest logits, and dividing by a positive temperature keeps their order (it may only merge neighbours), so
+ * their k-th largest quotient is the row's. Every other logit is <= the smallest candidate, so when some candidate's
+ * quotient falls below the k-th, nothing outside the candidates is kept; the same sums then run over the kept
+ * candidates alone, in the same order. Non-finite quotients (and too few candidates) give null.
+ */
+export function sampleCandidates(
+  c: Candidates,
+  vocab: number,
+  topK: number,
+  temperature: number,
+  topP: number,
+  rng: { uniform53(): number },
+): number | null {
+  const n = c.index.length;
+  if (!(temperature > 0) || !(topK >= 1 && topK < vocab) || n < topK) return null;
+  const s = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    s[i] = c.value[i]! / temperature;
+    if (!Number.isFinite(s[i]!)) return null;
+  }
+  const kth = kthLargest(s, topK);
+  let m = -Infinity;
+  let below = false;
+  for (let i = 0; i < n; i++) {
+    if (s[i]! < kth) below = true;
+    else m = Math.max(m, s[i]!);
+  }
+  if (!below && n < vocab) return null;
+  const probs = new Float64Array(n);
+  let z = 0;
+  for (let i = 0; i < n; i++) if (s[i]! >= kth) z += probs[i] = Math.exp(s[i]! - m);
+  for (let i = 0; i < n; i++) probs[i] = probs[i]! / z;
+  if (topP < 1) {
+    const keep = new Uint8Array(n);
+    for (const i of nucleus(probs, topP)) keep[i] = 1;
+    let z2 = 0;
+    for (let i = 0; i < n; i++) {
+      if (!keep[i]) probs[i] = 0;
+      z2 += probs[i]!;
+    }
+    for (let i = 0; i < n; i++) probs[i] = probs[i]! / z2;
+  }
+  const u = rng.uniform53();
+  let acc = 0;
+  let last = 0;
+  for (let i = 0; i < n; i++) {
+    if (probs[i]! <= 0) continue;
+    acc += probs[i]!;
+    last = c.index[i]!;
+    if (u < acc) return last;
+  }
+  return last;
+}
