@@ -177,6 +177,26 @@ FN(js_gemm) {
   return undef();
 }
 
+// gemmBias(a, b, c, bias, P): C = alpha·op(A)·op(B) + bias, the bias (N values from P[17]) added to every row of
+// C as it is first written; beta must be 0. (The same bits as filling C's rows with the bias, then beta = 1.)
+FN(js_gemm_bias) {
+  Args a = read_args(info, 5);
+  Arr A = F(a.v[0], "gemmBias: a must be a Float32Array"), B = F(a.v[1], "gemmBias: b must be a Float32Array"),
+      C = F(a.v[2], "gemmBias: c must be a Float32Array"), bias = F(a.v[3], "gemmBias: bias must be a Float32Array");
+  if (a.np < 18) fail("gemmBias params");
+  BSpan bs;
+  FtGemm g = read_gemm(a, A, &C, &bs);
+  if (g.beta != 0.f) fail("gemmBias: beta must be 0");
+  if (g.K > 0) need_span(B, a.P[10], 3, bs.shape, bs.strides, "gemmBias: b is too small for the given shape");
+  double bshape[1] = {(double)g.N}, bstride[1] = {1};
+  need_span(bias, a.P[17], 1, bshape, bstride, "gemmBias: bias is shorter than N");
+  g.b = fp(B, a.P[10]);
+  g.bias = fp(bias, a.P[17]);
+  g.bfmt = FT_B_F32;
+  K().gemm(&g);
+  return undef();
+}
+
 // gemmBf16(a, b: Uint16Array of bf16 bits, c, P): the same GEMM with B stored as bf16, widened inside the kernels.
 FN(js_gemm_bf16) {
   Args a = read_args(info, 4);
@@ -1143,6 +1163,7 @@ NAPI_MODULE_INIT() {
     napi_callback fn;
   } fns[] = {
       {"gemm", js_gemm},
+      {"gemmBias", js_gemm_bias},
       {"gemmBf16", js_gemm_bf16},
       {"gemm4bit", js_gemm_4bit},
       {"gemmArgmax", js_gemm_argmax},

@@ -59,6 +59,10 @@ struct FtGemm {
   const float* q4code;
   const float* q4absmax;
   long q4block, q4off;
+  // Optional bias row (N values, null for none): C = alpha·op(A)·op(B) + bias broadcast over the rows, with
+  // beta = 0. The packed path adds it in the micro-kernels' first store of each tile, so C is never written twice;
+  // the other paths fill C's rows with it and accumulate (beta = 1), which gives the same bits.
+  const float* bias;
 };
 enum { FT_B_F32 = 0, FT_B_BF16 = 1, FT_B_4BIT = 2 };
 

@@ -19,7 +19,7 @@ const long KC0 = 384, MC0 = 168, NC0 = 1536;
 #pragma GCC optimize("unroll-loops")
 // Named accumulators instead of an array: with c[6][2] GCC kept a copy of the array on the stack and stored all
 // twelve accumulators every k step (16 ymm registers leave it no slack), which cost ~40 % of the throughput.
-void ukr(long kc, const float* A, const float* B, float* C, long ldc, float alpha, float beta) {
+void ukr(long kc, const float* A, const float* B, float* C, long ldc, float alpha, float beta, const float* bias) {
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   for (long k = 0; k < kc; ++k) {
@@ -54,6 +54,7 @@ void ukr(long kc, const float* A, const float* B, float* C, long ldc, float alph
       float* p = C + i * ldc + j * 8;
       __m256 r = _mm256_mul_ps(va, rows[i][j]);
       if (useC) r = _mm256_fmadd_ps(vb, _mm256_loadu_ps(p), r);
+      if (bias) r = _mm256_add_ps(r, _mm256_loadu_ps(bias + j * 8));
       _mm256_storeu_ps(p, r);
     }
 }

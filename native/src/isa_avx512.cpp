@@ -27,7 +27,7 @@ const long KC0 = 512, MC0 = 128, NC0 = 1536;
 #pragma GCC push_options
 #pragma GCC optimize("unroll-loops")
 // Named accumulators (not an array) so they provably live in registers for the whole k loop.
-void ukr(long kc, const float* A, const float* B, float* C, long ldc, float alpha, float beta) {
+void ukr(long kc, const float* A, const float* B, float* C, long ldc, float alpha, float beta, const float* bias) {
   __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00;
   __m512 c10 = _mm512_setzero_ps(), c11 = c10, c12 = c10;
   __m512 c20 = _mm512_setzero_ps(), c21 = c20, c22 = c20;
@@ -82,6 +82,7 @@ void ukr(long kc, const float* A, const float* B, float* C, long ldc, float alph
       float* p = C + i * ldc + j * 16;
       __m512 r = _mm512_mul_ps(va, rows[i][j]);
       if (useC) r = _mm512_fmadd_ps(vb, _mm512_loadu_ps(p), r);
+      if (bias) r = _mm512_add_ps(r, _mm512_loadu_ps(bias + j * 16));
       _mm512_storeu_ps(p, r);
     }
 }

@@ -14,7 +14,7 @@ namespace {
 const long MR = 4, NR = 8;
 const long KC0 = 256, MC0 = 128, NC0 = 512;
 
-void ukr(long kc, const float* A, const float* B, float* C, long ldc, float alpha, float beta) {
+void ukr(long kc, const float* A, const float* B, float* C, long ldc, float alpha, float beta, const float* bias) {
   float c[MR][NR] = {};
   for (long k = 0; k < kc; ++k) {
     for (int i = 0; i < MR; ++i)
@@ -25,7 +25,8 @@ void ukr(long kc, const float* A, const float* B, float* C, long ldc, float alph
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < NR; ++j) {
       float r = alpha * c[i][j];
-      C[i * ldc + j] = beta == 0.f ? r : r + beta * C[i * ldc + j];
+      if (beta != 0.f) r = r + beta * C[i * ldc + j];
+      C[i * ldc + j] = bias ? r + bias[j] : r;
     }
 }
 

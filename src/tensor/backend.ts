@@ -105,6 +105,13 @@ export interface GemmParams {
   batch: number;
   /** B stored as bf16 or 4-bit codes instead of `b` (see GemmQuantB). */
   bq?: GemmQuantB;
+  /**
+   * A bias row (N values of C's type from biasOff) added to every row of every C_b, with beta = 0:
+   * C_b = alpha * op(A_b) @ op(B_b) + bias. The result is what filling C's rows with the bias and accumulating
+   * (beta = 1) gives, bit for bit; a backend may add it as C is first written instead (the native one does).
+   */
+  bias?: Buf;
+  biasOff?: number;
 }
 
 /** gemm's operands without C, for gemmArgmax (one matrix: batch and the strides of A and B are not used). */

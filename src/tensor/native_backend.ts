@@ -30,11 +30,13 @@ import type {
 import { registerBackendResolver } from './backends.js';
 import { setWeightMemoryAdvisor } from './storage.js';
 import { tsBackend } from './ts_backend/index.js';
-import { gemmArgmaxVia } from './ts_backend/gemm.js';
+import { biasAsAccumulate, gemmArgmaxVia } from './ts_backend/gemm.js';
 
 /** The addon's exports (see native/src/addon.cpp): typed arrays first, numbers packed in a Float64Array. */
 export interface NativeAddon {
   gemm(a: Float32Array, b: Float32Array, c: Float32Array, p: Float64Array): void;
+  /** gemm plus a bias row added to every row of C, beta 0 (P as gemm's; P[17] = element offset into bias). */
+  gemmBias(a: Float32Array, b: Float32Array, c: Float32Array, bias: Float32Array, p: Float64Array): void;
   /** gemm with B as bf16 bits (P as gemm's; P[10] = element offset into b). */
   gemmBf16(a: Float32Array, b: Uint16Array, c: Float32Array, p: Float64Array): void;
   /** gemm with B a bitsandbytes 4-bit tensor (P as gemm's; P[10] = first flat element, P[17] = block size). */
@@ -327,13 +329,17 @@ export function createNativeBackend(addon: NativeAddon): Backend {
     gemm(p: GemmParams): void {
       const q = p.bq;
       if (q ? !f32(p.a, p.c) : !f32(p.a, p.b, p.c)) return ts.gemm(p);
+      if (p.bias && (q || !f32(p.bias))) return self.gemm(biasAsAccumulate(p));
       P[0] = p.transA ? 1 : 0; P[1] = p.transB ? 1 : 0; P[2] = p.M; P[3] = p.N; P[4] = p.K;
       P[5] = p.alpha; P[6] = p.beta;
       P[7] = p.aOff; P[8] = p.lda; P[9] = p.strideA;
       P[10] = q ? q.off : p.bOff; P[11] = p.ldb; P[12] = p.strideB;
       P[13] = p.cOff; P[14] = p.ldc; P[15] = p.strideC; P[16] = p.batch;
       // The compressed B goes over as its own typed arrays (no copy); the kernels convert while reading.
-      if (!q) A.gemm(p.a as Float32Array, p.b as Float32Array, p.c as Float32Array, P);
+      if (p.bias) {
+        P[17] = p.biasOff ?? 0;
+        A.gemmBias(p.a as Float32Array, p.b as Float32Array, p.c as Float32Array, p.bias as Float32Array, P);
+      } else if (!q) A.gemm(p.a as Float32Array, p.b as Float32Array, p.c as Float32Array, P);
       else if (q.format === 'bf16') A.gemmBf16(p.a as Float32Array, q.data, p.c as Float32Array, P);
       else {
         P[17] = q.blockSize;

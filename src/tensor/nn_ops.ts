@@ -55,11 +55,6 @@ function lastDim(t: Tensor): number {
 
 // ---- linear --------------------------------------------------------------------------------------------------
 
-/** Every one of `rows` rows of dst set to `row`: a bias written first, so the GEMM adds the product (beta = 1). */
-export function fillRows(dst: Buf, row: Buf, rows: number): void {
-  for (let r = 0; r < rows; r++) dst.set(row, r * row.length);
-}
-
 /** [in, out] features of a linear layer, after checking that x, W and b fit together. */
 function linearDims(x: Tensor, w: Tensor, b: Tensor | null, layout: 'out_in' | 'in_out'): [number, number] {
   if (w.ndim !== 2) throw new Error(`linear: weight must be 2-D, got ${w.describe()}`);
@@ -91,13 +86,15 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null, layout: 'out_in' 
   const outShape = [...x.shape.slice(0, -1), outF];
   const out = empty(outShape, dtype);
   const be = backendFor(out.buf);
-  if (b) fillRows(out.buf, b.contiguous().flatBuf(), N);
   const wT = layout === 'out_in';
+  // The bias goes in with the product (added as C is first written), not as a pass filling C beforehand.
+  const bc = b?.contiguous();
   be.gemm({
-    transA: false, transB: wT, M: N, N: outF, K: inF, alpha: 1, beta: b ? 1 : 0,
+    transA: false, transB: wT, M: N, N: outF, K: inF, alpha: 1, beta: 0,
     a: xc.buf, aOff: xc.offset, lda: inF, strideA: 0,
     b: wc.buf, bOff: wc.offset, ldb: wT ? inF : outF, strideB: 0,
     c: out.buf, cOff: 0, ldc: outF, strideC: 0, batch: 1,
+    ...(bc ? { bias: bc.buf, biasOff: bc.offset } : {}),
   });
   return record(
     out,
@@ -196,13 +193,14 @@ function linearBf16Weight(x: Tensor, w: Tensor, b: Tensor | null, layout: 'out_i
   const xc = x.contiguous();
   const N = x.size / inF;
   const out = empty([...x.shape.slice(0, -1), outF], 'f32');
-  if (b) fillRows(out.buf, b.contiguous().flatBuf(), N);
   const wT = layout === 'out_in';
+  const bc = b?.contiguous();
   backendFor(out.buf).gemm({
-    transA: false, transB: wT, M: N, N: outF, K: inF, alpha: 1, beta: b ? 1 : 0,
+    transA: false, transB: wT, M: N, N: outF, K: inF, alpha: 1, beta: 0,
     a: xc.buf, aOff: xc.offset, lda: inF, strideA: 0,
     b: out.buf, bOff: 0, ldb: wT ? inF : outF, strideB: 0,
     c: out.buf, cOff: 0, ldc: outF, strideC: 0, batch: 1, bq: bits,
+    ...(bc ? { bias: bc.buf, biasOff: bc.offset } : {}),
   });
   return record(out, 'linear_bf16', [x, null, b], (g) => {
     let xg: Tensor | null = null;

@@ -88,6 +88,59 @@ describe.runIf(PATHS.length > 0).each(PATHS)('native gemm (%s)', (simd) => {
     });
   }
 
+  it('adds a bias row as C is first written: the bits of filling C with it and accumulating', () => {
+    // Shapes through every path: packed with edge tiles and several depth steps, the GEMV (M <= 4), the
+    // transposed narrow product (N < NR/2, M >= 256), K = 0, a batch; padded rows and offsets.
+    const shapes: [number, number, number, number][] = [
+      [65, 97, 1100, 1], [512, 96, 768, 1], [3, 700, 64, 1], [1, 50, 300, 1], [300, 5, 77, 1], [33, 7, 0, 1], [40, 70, 33, 3],
+    ];
+    for (const threads of [1, 2]) {
+      usePath(simd, threads, 'gemm bias');
+      const nb = native();
+      shapes.forEach(([M, N, K, batch], i) => {
+        for (const transB of [false, true]) {
+          const c = { M, N, K, transA: i % 2 === 1, transB, alpha: i % 3 ? 1 : 0.5, beta: 0, batch, broadcastB: false, pad: 3, off: 7 };
+          const { p } = build(c, 300 + i);
+          const bias = randn(N + 9, 400 + i);
+          nb.gemm({ ...p, bias, biasOff: 9 });
+          // The same product with C's rows holding the bias and beta = 1.
+          const filled = p.c.slice();
+          for (let bi = 0; bi < batch; bi++)
+            for (let r = 0; r < M; r++) filled.set(bias.subarray(9, 9 + N), p.cOff + bi * p.strideC + r * p.ldc);
+          nb.gemm({ ...p, c: filled, beta: 1 });
+          const what = `bias ${JSON.stringify(c)}`;
+          for (let bi = 0; bi < batch; bi++)
+            for (let r = 0; r < M; r++)
+              for (let j = 0; j < N; j++) {
+                const at = p.cOff + bi * p.strideC + r * p.ldc + j;
+                if (!Object.is(p.c[at], filled[at])) throw new Error(`${what}: C[${bi}, ${r}, ${j}] ${p.c[at]} != ${filled[at]}`);
+              }
+          // The TS twin gives the same within rounding.
+          const ref = build(c, 300 + i).p;
+          tsBackend.gemm({ ...ref, bias, biasOff: 9 });
+          expectClose(p.c, ref.c as Float32Array, 1e-5, 2e-6 * Math.max(1, K), what);
+        }
+      });
+      const { p } = build({ M: 8, N: 8, K: 8, transA: false, transB: false, alpha: 1, beta: 0, batch: 1, broadcastB: false, pad: 0, off: 0 }, 1);
+      for (const be of [nb, tsBackend]) {
+        let msg = '';
+        try {
+          be.gemm({ ...p, bias: new Float32Array(8), beta: 1 });
+        } catch (e) {
+          msg = String(e);
+        }
+        if (!/beta/.test(msg)) throw new Error(`${be.name}: a bias with beta 1 was not refused (${msg})`);
+        msg = '';
+        try {
+          be.gemm({ ...p, bias: new Float32Array(8), biasOff: 1 });
+        } catch (e) {
+          msg = String(e);
+        }
+        if (!/bias/.test(msg)) throw new Error(`${be.name}: a short bias was not refused (${msg})`);
+      }
+    }
+  });
+
   it('rejects views that do not fit their buffers', () => {
     usePath(simd, 2, 'gemm bounds');
     const { p } = build({ M: 4, N: 4, K: 4, transA: false, transB: false, alpha: 1, beta: 0, batch: 1, broadcastB: false, pad: 0, off: 0 }, 1);

@@ -17,7 +17,7 @@ import { Module, param } from '../../nn/module.js';
 import { needsGrad, noGrad, record } from '../../tensor/autograd.js';
 import { autocastMode } from '../../tensor/autocast.js';
 import { backendFor } from '../../tensor/backends.js';
-import { fillRows, linear } from '../../tensor/nn_ops.js';
+import { linear } from '../../tensor/nn_ops.js';
 import { empty, type Tensor } from '../../tensor/tensor.js';
 import type { FloatArray } from './blockwise.js';
 import { Params4bit, weightBytes, type QuantizedWeight } from './weight.js';
@@ -124,12 +124,13 @@ export class QuantLinear extends Module {
     const xc = x.contiguous();
     const N = x.size / inF;
     const y = empty([...x.shape.slice(0, -1), outF], 'f32');
-    if (b) fillRows(y.buf, (b.dtype === 'f32' ? b.detach() : b.detach().to('f32')).contiguous().flatBuf(), N);
+    const bc = b ? (b.dtype === 'f32' ? b.detach() : b.detach().to('f32')).contiguous() : null;
     backendFor(y.buf).gemm({
-      transA: false, transB: true, M: N, N: outF, K: inF, alpha: 1, beta: b ? 1 : 0,
+      transA: false, transB: true, M: N, N: outF, K: inF, alpha: 1, beta: 0,
       a: xc.buf, aOff: xc.offset, lda: inF, strideA: 0,
       b: y.buf, bOff: 0, ldb: inF, strideB: 0,
       c: y.buf, cOff: 0, ldc: outF, strideC: 0, batch: 1, bq,
+      ...(bc ? { bias: bc.buf, biasOff: bc.offset } : {}),
     });
     if (!needsGrad(x, b)) return y;
     return record(y, 'quant_linear', [x, b], (g) => {

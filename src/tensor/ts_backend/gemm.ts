@@ -81,7 +81,27 @@ function materializeB(p: GemmParams, q: GemmQuantB): { b: Buf; bOff: number } | 
   return { b: out, bOff: 0 };
 }
 
+/**
+ * A GEMM with a bias (GemmParams.bias) as the plain GEMM it equals: C's rows filled with the bias, then beta = 1.
+ * Returns those parameters after filling C; throws when the bias does not fit.
+ */
+export function biasAsAccumulate(p: GemmParams): GemmParams {
+  const { bias, M, N, batch } = p;
+  if (!bias) return p;
+  const off = p.biasOff ?? 0;
+  if (p.beta !== 0) throw new Error(`gemm: a bias needs beta = 0, got ${p.beta}`);
+  if (!Number.isInteger(off) || off < 0 || off + N > bias.length) {
+    throw new Error(`gemm: bias (${bias.length} values from offset ${off}) is shorter than N = ${N}`);
+  }
+  checkSameType('gemm', p.c, bias, p.c);
+  checkMatrix('C', p.c.length, p.cOff, p.ldc, p.strideC, M, N, batch);
+  const row = bias.subarray(off, off + N);
+  for (let bi = 0; bi < batch; bi++) for (let i = 0; i < M; i++) p.c.set(row, p.cOff + bi * p.strideC + i * p.ldc);
+  return { ...p, bias: undefined, biasOff: undefined, beta: 1 };
+}
+
 export function gemm(p: GemmParams): void {
+  if (p.bias) return gemm(biasAsAccumulate(p));
   if (p.bq) {
     const m = materializeB(p, p.bq);
     const empty: Buf = p.c instanceof Float64Array ? new Float64Array(0) : new Float32Array(0);
