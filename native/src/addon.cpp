@@ -1079,13 +1079,15 @@ FN(js_llama_plan) {
   });
 }
 
-// decodeStep(plan, ids: Int32Array [B], pos: Int32Array [B], S, out): out is an Int32Array [B] for each row's
-// greedy pick (B <= 4) or a Float32Array [B, V] for the logits. S counts the keys after this step.
+// decodeStep(plan, ids: Int32Array [B], pos: Int32Array [B], S, out[, candIdx, candVal]): out is an Int32Array
+// [B] for each row's greedy pick (B <= 4) or a Float32Array [B, V] for the logits. S counts the keys after this
+// step. With candIdx (Int32Array [B·cap]) and candVal (Float32Array, as long), the logits are also reduced to
+// each row's cap largest (ft_top_candidates, for top-k sampling); a row holding a NaN gets candIdx[b·cap] = -1.
 FN(js_decode_step) {
-  size_t n = 5;
-  napi_value v[5];
+  size_t n = 7;
+  napi_value v[7];
   check(napi_get_cb_info(g_env, info, &n, v, nullptr, nullptr), "decodeStep");
-  if (n != 5) fail("decodeStep: wrong argument count");
+  if (n != 5 && n != 7) fail("decodeStep: wrong argument count");
   void* data = nullptr;
   napi_valuetype t;
   check(napi_typeof(g_env, v[0], &t), "decodeStep: plan");
@@ -1108,12 +1110,27 @@ FN(js_decode_step) {
   napi_value ab;
   if (is) check(napi_get_typedarray_info(g_env, v[4], &type, &len, &out, &ab, &byteoff), "decodeStep: out");
   if (type == napi_int32_array) {
+    if (n == 7) fail("decodeStep: candidates come with the logits (out must be a Float32Array)");
     if (plan->B > 4) fail("decodeStep: greedy picks need B <= 4 (ask for the logits)");
     if (len < (size_t)plan->B) fail("decodeStep: out is shorter than B");
     plan->step(ip(ids), ip(pos), (long)S, static_cast<int32_t*>(out), nullptr);
   } else if (type == napi_float32_array) {
     if ((double)len < (double)plan->B * (double)plan->V) fail("decodeStep: out is shorter than B x V logits");
-    plan->step(ip(ids), ip(pos), (long)S, nullptr, static_cast<float*>(out));
+    Arr ci, cv;
+    long cap = 0;
+    if (n == 7) {
+      ci = I(v[5], "decodeStep: candIdx must be an Int32Array");
+      cv = F(v[6], "decodeStep: candVal must be a Float32Array");
+      cap = (long)(ci.len / (size_t)plan->B);
+      if (cap < 1 || cap > plan->V || ci.len != (size_t)(cap * plan->B) || cv.len < ci.len)
+        fail("decodeStep: candIdx must hold B x cap entries (1 <= cap <= V), candVal as many");
+    }
+    float* logits = static_cast<float*>(out);
+    plan->step(ip(ids), ip(pos), (long)S, nullptr, logits);
+    for (long b = 0; b < (n == 7 ? plan->B : 0); ++b) {
+      int32_t* bi = ip(ci) + b * cap;
+      if (!ft_top_candidates(logits + b * plan->V, plan->V, cap, bi, fp(cv) + b * cap)) bi[0] = -1;
+    }
   } else {
     fail("decodeStep: out must be an Int32Array (picks) or a Float32Array (logits)");
   }

@@ -11,6 +11,10 @@
 #include <math.h>
 #include <string.h>
 
+#include <algorithm>
+#include <utility>
+#include <vector>
+
 #include "ft.h"
 
 namespace {
@@ -215,6 +219,45 @@ void ft_llama_step(const FtKernels* k, const FtLlama* m, const int32_t* ids, con
   }
   k->rms_fwd(B, C, m->eps, x, m->norm, h, rstd);
   head(k, B, m->V, C, m->head, h, idx, logits);
+}
+
+// A min-heap over (value, index) whose root is the worst kept entry: the smallest value, of equal values the
+// highest index. Scanning in index order, an entry equal to the root comes later, so only larger values enter.
+bool ft_top_candidates(const float* row, long n, long cap, int32_t* idx, float* val) {
+  auto worse = [&](long a, long b) { return val[a] < val[b] || (val[a] == val[b] && idx[a] > idx[b]); };
+  auto swap_at = [&](long a, long b) {
+    float tv = val[a];
+    val[a] = val[b], val[b] = tv;
+    int32_t ti = idx[a];
+    idx[a] = idx[b], idx[b] = ti;
+  };
+  for (long i = 0; i < n; ++i)
+    if (row[i] != row[i]) return false;
+  long count = 0;
+  for (long i = 0; i < n; ++i) {
+    const float v = row[i];
+    if (count < cap) {
+      long c = count++;
+      val[c] = v, idx[c] = (int32_t)i;
+      while (c > 0 && worse(c, (c - 1) / 2)) swap_at(c, (c - 1) / 2), c = (c - 1) / 2;
+    } else if (v > val[0]) {
+      val[0] = v, idx[0] = (int32_t)i;
+      for (long c = 0;;) {
+        long l = 2 * c + 1, r = l + 1;
+        if (l >= count) break;
+        long w = r < count && worse(r, l) ? r : l;
+        if (!worse(w, c)) break;
+        swap_at(c, w);
+        c = w;
+      }
+    }
+  }
+  // Index order.
+  std::vector<std::pair<int32_t, float>> kept((size_t)count);
+  for (long i = 0; i < count; ++i) kept[(size_t)i] = {idx[i], val[i]};
+  std::sort(kept.begin(), kept.end(), [](const std::pair<int32_t, float>& a, const std::pair<int32_t, float>& b) { return a.first < b.first; });
+  for (long i = 0; i < count; ++i) idx[i] = kept[(size_t)i].first, val[i] = kept[(size_t)i].second;
+  return true;
 }
 
 }  // extern "C"

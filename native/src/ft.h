@@ -210,6 +210,11 @@ size_t ft_llama_scratch_floats(const FtLlama* m);
 void ft_llama_step(const FtKernels* k, const FtLlama* m, const int32_t* ids, const int32_t* pos, long S, float* scratch,
                    int32_t* rowpos, int32_t* idx, float* logits);
 
+// Top-k sampling's candidates (src/generate/select.ts topCandidates is the twin): the `cap` largest of row[0, n)
+// (1 <= cap <= n), ties to the lower index, written in index order. Returns false, writing nothing, when the row
+// holds a NaN.
+bool ft_top_candidates(const float* row, long n, long cap, int32_t* idx, float* val);
+
 void ft_kernels_avx512(FtKernels* k);
 void ft_kernels_avx2(FtKernels* k);
 void ft_kernels_scalar(FtKernels* k);

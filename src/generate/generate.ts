@@ -21,7 +21,7 @@ import { fromArray, type Tensor } from '../tensor/tensor.js';
 import type { CausalLM } from '../models/common.js';
 import type { TokenConstraint } from './constrained.js';
 import { withDecodeWorker } from './decode_worker.js';
-import { candidateCount, kthLargest, nucleus, sampleCandidates, topCandidates } from './select.js';
+import { candidateCount, kthLargest, nucleus, sampleCandidates, topCandidates, type Candidates } from './select.js';
 
 export interface GenerateOptions {
   maxNewTokens: number;
@@ -120,9 +120,11 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
         // token as pickToken on the whole row (sampleCandidates says why), without a softmax over the vocabulary.
         const topK = opts.topK ?? 0;
         const candidateSampling = !!opts.doSample && (opts.repetitionPenalty ?? 1) === 1 && !opts.constraints && topK > 0;
-        const sampleTopK = (row: ArrayLike<number>, lo: number, n: number): number | null => {
+        // A one-call step decoder selects them with the step (stepCands, row by row; null for a row with a NaN).
+        let stepCands: (Candidates | null)[] | null = null;
+        const sampleTopK = (row: ArrayLike<number>, lo: number, n: number, b: number): number | null => {
           if (topK >= n) return null;
-          const c = topCandidates(row, lo, n, candidateCount(topK, n));
+          const c = stepCands ? stepCands[b]! : topCandidates(row, lo, n, candidateCount(topK, n));
           return c && sampleCandidates(c, n, topK, opts.temperature ?? 1, opts.topP ?? 1, rng);
         };
         const next = new Int32Array(B);
@@ -167,7 +169,7 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
                 ? picks[b]!
                 : plainGreedy && !constraint
                   ? firstArgmax(all, lo, V)
-                  : ((candidateSampling ? sampleTopK(all, lo, V) : null) ??
+                  : ((candidateSampling ? sampleTopK(all, lo, V, b) : null) ??
                     pickToken(Float64Array.from(all.subarray(lo, lo + V)), [...prompts[b]!, ...out[b]!], opts, rng, constraint));
               if (tok === null) {
                 finish[b] = 'constraint';
@@ -200,7 +202,11 @@ export function generate(model: CausalLM, prompts: number[][], opts: GenerateOpt
             else if (stepper) {
               held?.dispose();
               held = null;
-              all = stepper.logits(next, npos);
+              if (candidateSampling && topK < V && stepper.candidates) {
+                const r = stepper.candidates(next, npos, candidateCount(topK, V));
+                all = r.logits;
+                stepCands = r.rows;
+              } else all = stepper.logits(next, npos);
               T = 1;
             } else readLogits(forwardStep(next, 1, npos, S));
           }

@@ -1,3 +1,5 @@
+import type { Candidates } from '../models/common.js';
+
 /**
  * Selection over a vocabulary's worth of scores for top-k and top-p sampling, without sorting all of it. Sorting
  * 50,257 logits a token (and again their probabilities for top-p) took ~25 ms a GPT-2 token, more than the model's
@@ -117,11 +119,7 @@ export function candidateCount(topK: number, vocab: number): number {
   return Math.min(vocab, 2 * topK + 16);
 }
 
-/** A row's largest entries: their indices in the row, ascending, and their values. */
-export interface Candidates {
-  index: Int32Array;
-  value: Float64Array;
-}
+export type { Candidates };
 
 /**
  * The `cap` largest entries of row[lo, lo + n) (ties to the lower index), as Candidates with indices relative to

@@ -73,6 +73,12 @@ export interface CausalLM extends Module {
   initWeights(seed: number): void;
 }
 
+/** A row's largest logits, top-k sampling's candidates: their indices in the row, ascending, and their values. */
+export interface Candidates {
+  index: Int32Array;
+  value: Float32Array | Float64Array;
+}
+
 /**
  * One-position decode steps over a model's caches. Each call appends the step's keys and values to the caches
  * and returns a buffer the next call overwrites; the results are those forward() / greedyTokens() would give.
@@ -82,6 +88,11 @@ export interface StepDecoder {
   greedy(ids: Int32Array, pos: Int32Array): Int32Array;
   /** The logits [batch, vocab] of the new position. */
   logits(ids: Int32Array, pos: Int32Array): Float32Array;
+  /**
+   * The logits, and each row's `cap` largest of them as top-k sampling's candidates (topCandidates' result,
+   * computed with the step; null for a row holding a NaN).
+   */
+  candidates?(ids: Int32Array, pos: Int32Array, cap: number): { logits: Float32Array; rows: (Candidates | null)[] };
 }
 
 /** Positions past, past+1, … for every row of a [B, T] batch. */

@@ -97,7 +97,9 @@ function planDecoder(
 ): StepDecoder {
   const picks = new Int32Array(B);
   const logits = new Float32Array(B * V);
-  const step = (ids: Int32Array, pos: Int32Array, out: Int32Array | Float32Array): void => {
+  let candIdx = new Int32Array(0);
+  let candVal = new Float32Array(0);
+  const step = (ids: Int32Array, pos: Int32Array, out: Int32Array | Float32Array, withCandidates = false): void => {
     // The plan points into the caches' memory: once disposed, it belongs to the pool (other tensors).
     if (caches.some((c) => c.k.storage.released || c.v.storage.released)) {
       throw new Error('decode step: the KV caches were disposed; make a new step decoder with new caches');
@@ -107,7 +109,8 @@ function planDecoder(
     caches[0]!.ensureRoom(1);
     if (ids.length !== B || pos.length !== B) throw new Error(`decode step: expected ${B} ids and positions`);
     checkPositions(pos);
-    addon.decodeStep(plan, ids, pos, S, out);
+    if (withCandidates) addon.decodeStep(plan, ids, pos, S, out as Float32Array, candIdx, candVal);
+    else addon.decodeStep(plan, ids, pos, S, out);
     for (const c of caches) c.length = S;
   };
   return {
@@ -124,6 +127,18 @@ function planDecoder(
     logits(ids, pos) {
       step(ids, pos, logits);
       return logits;
+    },
+    candidates(ids, pos, cap) {
+      if (!(Number.isInteger(cap) && cap >= 1 && cap <= V)) throw new Error(`decode step: candidates need 1 <= cap <= ${V}, got ${cap}`);
+      if (candIdx.length !== B * cap) {
+        candIdx = new Int32Array(B * cap);
+        candVal = new Float32Array(B * cap);
+      }
+      step(ids, pos, logits, true);
+      const rows = Array.from({ length: B }, (_, b) =>
+        candIdx[b * cap] === -1 ? null : { index: candIdx.subarray(b * cap, (b + 1) * cap), value: candVal.subarray(b * cap, (b + 1) * cap) },
+      );
+      return { logits, rows };
     },
   };
 }

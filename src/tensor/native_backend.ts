@@ -60,6 +60,8 @@ export interface NativeAddon {
   llamaDecodePlan(arrays: (Float32Array | Uint16Array | null)[], p: Float64Array): object;
   /** One decode step of a plan: greedy picks into an Int32Array (B <= 4) or logits into a Float32Array [B, V]. */
   decodeStep(plan: object, ids: Int32Array, pos: Int32Array, S: number, out: Int32Array | Float32Array): void;
+  /** A step writing the logits and each row's candIdx.length / B largest of them (index order; -1 first: a NaN). */
+  decodeStep(plan: object, ids: Int32Array, pos: Int32Array, S: number, out: Float32Array, candIdx: Int32Array, candVal: Float32Array): void;
   unary(op: number, x: Float32Array, out: Float32Array, p: Float64Array): void;
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, p: Float64Array): void;
   affine(x: Float32Array, out: Float32Array, p: Float64Array): void;
@@ -116,7 +118,7 @@ let status: NativeStatus | null = null;
 
 /** Every entry point this version calls (NativeAddon's methods). */
 const ADDON_FUNCTIONS: readonly (keyof NativeAddon)[] = [
-  'gemm', 'gemmBf16', 'gemm4bit', 'gemmArgmax', 'readBandwidth', 'setSpinMicros', 'hugePages', 'readAhead', 'gpt2DecodePlan', 'llamaDecodePlan', 'decodeStep', 'unary', 'binary', 'affine', 'copyStrided', 'axpy',
+  'gemm', 'gemmBias', 'gemmBf16', 'gemm4bit', 'gemmArgmax', 'readBandwidth', 'setSpinMicros', 'hugePages', 'readAhead', 'gpt2DecodePlan', 'llamaDecodePlan', 'decodeStep', 'unary', 'binary', 'affine', 'copyStrided', 'axpy',
   'fill', 'reduceSum', 'reduceMax', 'sumSquares', 'layerNormForward', 'layerNormBackward', 'rmsNormForward',
   'rmsNormBackward', 'geluForward', 'geluBackward', 'siluForward', 'siluBackward', 'softmaxForward', 'softmaxBackward',
   'crossEntropyForward', 'crossEntropyBackward', 'embeddingForward', 'embeddingBackward', 'attentionForward',

@@ -2,6 +2,7 @@
 // and Llama.forward on one position, under every ISA path and thread count, and the same generate() output.
 import { afterAll, describe, expect, it } from 'vitest';
 import { generate } from '../../src/generate/generate.js';
+import { topCandidates } from '../../src/generate/select.js';
 import type { CausalLM } from '../../src/models/common.js';
 import { GPT2, type GPT2Options } from '../../src/models/gpt2.js';
 import { Llama, type LlamaOptions } from '../../src/models/llama.js';
@@ -126,9 +127,18 @@ describe.runIf(onNative)('GPT-2 native decode step', () => {
               return m.forward(fromArray(next, [B, 1]), { caches: js, positionIds: pos, attentionMask: am }).toFloat32Array();
             });
             const snapshot = nat.map((c) => c.length);
-            // Alternate logits and picks; a pick step advances the caches like a logits step.
-            if (step % 2 === 0) {
+            // Alternate logits, picks and sampling candidates; each advances the caches like a logits step.
+            if (step % 3 === 0) {
               expect(sameBits(dec!.logits(next, pos), ref)).toBe(true);
+            } else if (step % 3 === 2) {
+              const cap = [1, 7, V][step % 9 === 2 ? 0 : step % 9 === 5 ? 1 : 2]!;
+              const { logits, rows } = dec!.candidates!(next, pos, cap);
+              expect(sameBits(logits, ref)).toBe(true);
+              for (let b = 0; b < B; b++) {
+                const want = topCandidates(ref, b * V, V, cap)!;
+                expect(Array.from(rows[b]!.index)).toEqual(Array.from(want.index));
+                expect(Array.from(rows[b]!.value)).toEqual(Array.from(want.value));
+              }
             } else {
               const picks = dec!.greedy(next, pos);
               for (let b = 0; b < B; b++) {
@@ -235,6 +245,19 @@ describe.runIf(onNative)('GPT-2 native decode step', () => {
     expect(() => addon.addon.decodeStep(plan, Int32Array.of(10), Int32Array.of(0), 1, new Int32Array(1))).toThrow(/token id is out of range/);
     expect(() => addon.addon.decodeStep(plan, Int32Array.of(1), Int32Array.of(0), 5, new Int32Array(1))).toThrow(/S is outside the caches/);
     addon.addon.decodeStep(plan, Int32Array.of(1), Int32Array.of(0), 1, new Int32Array(1));
+    // Candidates: all-zero weights give equal logits, so the first cap indices; they need the logits and a cap
+    // between 1 and V; a NaN logit marks the row.
+    const idx = new Int32Array(4), val = new Float32Array(4);
+    addon.addon.decodeStep(plan, Int32Array.of(1), Int32Array.of(1), 2, f(10), idx, val);
+    expect(Array.from(idx)).toEqual([0, 1, 2, 3]);
+    expect(() => addon.addon.decodeStep(plan, Int32Array.of(1), Int32Array.of(0), 1, new Int32Array(1) as unknown as Float32Array, idx, val)).toThrow(/candidates come with the logits/);
+    expect(() => addon.addon.decodeStep(plan, Int32Array.of(1), Int32Array.of(0), 1, f(10), new Int32Array(11), f(11))).toThrow(/1 <= cap <= V/);
+    expect(() => addon.addon.decodeStep(plan, Int32Array.of(1), Int32Array.of(0), 1, f(10), idx, f(3))).toThrow(/candVal as many/);
+    (arrays[4] as Float32Array)[3 * 8] = NaN;
+    const nanPlan = addon.addon.gpt2DecodePlan(arrays, P);
+    addon.addon.decodeStep(nanPlan, Int32Array.of(1), Int32Array.of(0), 1, f(10), idx, val);
+    expect(idx[0]).toBe(-1);
+    (arrays[4] as Float32Array)[3 * 8] = 0;
     // Only a plan is a plan: not a plain object, not a typed array.
     expect(() => addon.addon.decodeStep({}, Int32Array.of(1), Int32Array.of(0), 1, new Int32Array(1))).toThrow(/plan must come from gpt2DecodePlan or llamaDecodePlan/);
     expect(() => addon.addon.decodeStep(P, Int32Array.of(1), Int32Array.of(0), 1, new Int32Array(1))).toThrow(/plan must come from gpt2DecodePlan or llamaDecodePlan/);

@@ -38,7 +38,7 @@ describe('native loader', () => {
     const stale = path.join(dir, 'stale.cjs');
     writeFileSync(stale, 'module.exports = { gemm() {}, info() { return { simd: "avx2", threads: 2, supported: ["avx2"] }; } };\n');
     const { out } = run({ FINTUNE_NATIVE_PATH: stale, FINTUNE_REQUIRE_NATIVE: '1' });
-    expect(String(out.error)).toMatch(/out of date \(no gemmBf16, gemm4bit, .*\): rebuild it with `npm run build`/);
+    expect(String(out.error)).toMatch(/out of date \(no gemmBias, gemmBf16, gemm4bit, .*\): rebuild it with `npm run build`/);
     rmSync(dir, { recursive: true, force: true });
   });
 
