@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <new>
+#include <string>
 #include <vector>
 
 #include "ft.h"
@@ -69,11 +70,12 @@ struct Args {
   size_t np = 0;
 };
 
-// Reads all arguments; the last one is the Float64Array of numbers.
-Args read_args(napi_callback_info info, size_t expect) {
+// Reads all arguments; the last one is the Float64Array of numbers. `optional` more may come before it.
+Args read_args(napi_callback_info info, size_t expect, size_t optional = 0) {
   Args a;
   check(napi_get_cb_info(g_env, info, &a.n, a.v, nullptr, nullptr), "arguments");
-  if (a.n != expect) fail("wrong argument count");
+  if (a.n < expect || a.n > expect + optional) fail("wrong argument count");
+  expect = a.n;
   Arr p = get_arr(a.v[expect - 1], napi_float64_array, false, "params must be a Float64Array");
   a.P = static_cast<const double*>(p.p);
   a.np = p.len;
@@ -177,33 +179,43 @@ FN(js_gemm) {
   return undef();
 }
 
-// gemmBias(a, b, c, bias, P): C = alpha·op(A)·op(B) + bias, the bias (N values from P[17]) added to every row of
-// C as it is first written; beta must be 0. (The same bits as filling C's rows with the bias, then beta = 1.)
+// The optional bias argument of a GEMM entry point (v[at], when given): N values from P[18], added to every row of
+// C as it is first written, with beta 0. (The same bits as filling C's rows with the bias, then beta = 1.)
+void read_bias(const Args& a, size_t at, FtGemm* g, const char* fn) {
+  if (a.n <= at + 1) return;  // P is the last argument
+  std::string f(fn);
+  Arr bias = F(a.v[at], (f + ": bias must be a Float32Array").c_str());
+  if (a.np < 19) fail((f + " params").c_str());
+  if (g->beta != 0.f) fail((f + ": a bias needs beta = 0").c_str());
+  double bshape[1] = {(double)g->N}, bstride[1] = {1};
+  need_span(bias, a.P[18], 1, bshape, bstride, (f + ": bias is shorter than N").c_str());
+  g->bias = fp(bias, a.P[18]);
+}
+
+// gemmBias(a, b, c, bias, P): gemm with a bias row (read_bias).
 FN(js_gemm_bias) {
   Args a = read_args(info, 5);
   Arr A = F(a.v[0], "gemmBias: a must be a Float32Array"), B = F(a.v[1], "gemmBias: b must be a Float32Array"),
-      C = F(a.v[2], "gemmBias: c must be a Float32Array"), bias = F(a.v[3], "gemmBias: bias must be a Float32Array");
-  if (a.np < 18) fail("gemmBias params");
+      C = F(a.v[2], "gemmBias: c must be a Float32Array");
   BSpan bs;
   FtGemm g = read_gemm(a, A, &C, &bs);
-  if (g.beta != 0.f) fail("gemmBias: beta must be 0");
+  read_bias(a, 3, &g, "gemmBias");
   if (g.K > 0) need_span(B, a.P[10], 3, bs.shape, bs.strides, "gemmBias: b is too small for the given shape");
-  double bshape[1] = {(double)g.N}, bstride[1] = {1};
-  need_span(bias, a.P[17], 1, bshape, bstride, "gemmBias: bias is shorter than N");
   g.b = fp(B, a.P[10]);
-  g.bias = fp(bias, a.P[17]);
   g.bfmt = FT_B_F32;
   K().gemm(&g);
   return undef();
 }
 
-// gemmBf16(a, b: Uint16Array of bf16 bits, c, P): the same GEMM with B stored as bf16, widened inside the kernels.
+// gemmBf16(a, b: Uint16Array of bf16 bits, c[, bias], P): the same GEMM with B stored as bf16, widened inside the
+// kernels; with a bias row as gemmBias.
 FN(js_gemm_bf16) {
-  Args a = read_args(info, 4);
+  Args a = read_args(info, 4, 1);
   Arr A = F(a.v[0], "gemmBf16: a must be a Float32Array"), C = F(a.v[2], "gemmBf16: c must be a Float32Array");
   Arr B = get_arr(a.v[1], napi_uint16_array, false, "gemmBf16: b must be a Uint16Array");
   BSpan bs;
   FtGemm g = read_gemm(a, A, &C, &bs);
+  read_bias(a, 3, &g, "gemmBf16");
   if (g.K > 0) need_span(B, a.P[10], 3, bs.shape, bs.strides, "gemmBf16: b is too small for the given shape");
   g.b16 = static_cast<const uint16_t*>(B.p) + (long)a.P[10];
   g.bfmt = FT_B_BF16;
@@ -249,17 +261,18 @@ FN(js_gemm_argmax) {
   return undef();
 }
 
-// gemm4bit(a, packed: Uint8Array, code: Float32Array(16), absmax: Float32Array, c, P): B is a bitsandbytes 4-bit
-// tensor; P[10] (bOff) is the flat element of B's first element and P[17] the block size. Every element the
-// strides reach must have its byte and its absmax.
+// gemm4bit(a, packed: Uint8Array, code: Float32Array(16), absmax: Float32Array, c[, bias], P): B is a bitsandbytes
+// 4-bit tensor; P[10] (bOff) is the flat element of B's first element and P[17] the block size. Every element the
+// strides reach must have its byte and its absmax. A bias row as gemmBias.
 FN(js_gemm_4bit) {
-  Args a = read_args(info, 6);
+  Args a = read_args(info, 6, 1);
   Arr A = F(a.v[0], "gemm4bit: a must be a Float32Array"), C = F(a.v[4], "gemm4bit: c must be a Float32Array");
   Arr Q = get_arr(a.v[1], napi_uint8_array, false, "gemm4bit: packed must be a Uint8Array");
   Arr Code = F(a.v[2], "gemm4bit: code must be a Float32Array"), Am = F(a.v[3], "gemm4bit: absmax must be a Float32Array");
   if (a.np < 18) fail("gemm4bit params");
   BSpan bs;
   FtGemm g = read_gemm(a, A, &C, &bs);
+  read_bias(a, 5, &g, "gemm4bit");
   const double blockSize = a.P[17];
   if (!(blockSize >= 1) || blockSize != (double)(long)blockSize) fail("gemm4bit: block size must be a positive integer");
   if (Code.len < 16) fail("gemm4bit: the code must have 16 values");

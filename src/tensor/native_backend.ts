@@ -35,12 +35,14 @@ import { biasAsAccumulate, gemmArgmaxVia } from './ts_backend/gemm.js';
 /** The addon's exports (see native/src/addon.cpp): typed arrays first, numbers packed in a Float64Array. */
 export interface NativeAddon {
   gemm(a: Float32Array, b: Float32Array, c: Float32Array, p: Float64Array): void;
-  /** gemm plus a bias row added to every row of C, beta 0 (P as gemm's; P[17] = element offset into bias). */
+  /** gemm plus a bias row added to every row of C, beta 0 (P as gemm's; P[18] = element offset into bias). */
   gemmBias(a: Float32Array, b: Float32Array, c: Float32Array, bias: Float32Array, p: Float64Array): void;
-  /** gemm with B as bf16 bits (P as gemm's; P[10] = element offset into b). */
+  /** gemm with B as bf16 bits (P as gemm's; P[10] = element offset into b), optionally with a bias as gemmBias. */
   gemmBf16(a: Float32Array, b: Uint16Array, c: Float32Array, p: Float64Array): void;
+  gemmBf16(a: Float32Array, b: Uint16Array, c: Float32Array, bias: Float32Array, p: Float64Array): void;
   /** gemm with B a bitsandbytes 4-bit tensor (P as gemm's; P[10] = first flat element, P[17] = block size). */
   gemm4bit(a: Float32Array, packed: Uint8Array, code: Float32Array, absmax: Float32Array, c: Float32Array, p: Float64Array): void;
+  gemm4bit(a: Float32Array, packed: Uint8Array, code: Float32Array, absmax: Float32Array, c: Float32Array, bias: Float32Array, p: Float64Array): void;
   /** For each row of alpha·A·Bᵀ (M <= 4, B f32 or bf16 bits, one matrix), its first largest index (P as gemm's). */
   gemmArgmax(a: Float32Array, b: Float32Array | Uint16Array, idx: Int32Array, p: Float64Array): void;
   /** Measured read bandwidth in GB/s (a 256 MiB buffer summed with the current threads, best of passes). */
@@ -331,21 +333,27 @@ export function createNativeBackend(addon: NativeAddon): Backend {
     gemm(p: GemmParams): void {
       const q = p.bq;
       if (q ? !f32(p.a, p.c) : !f32(p.a, p.b, p.c)) return ts.gemm(p);
-      if (p.bias && (q || !f32(p.bias))) return self.gemm(biasAsAccumulate(p));
+      if (p.bias && !f32(p.bias)) return self.gemm(biasAsAccumulate(p));
       P[0] = p.transA ? 1 : 0; P[1] = p.transB ? 1 : 0; P[2] = p.M; P[3] = p.N; P[4] = p.K;
       P[5] = p.alpha; P[6] = p.beta;
       P[7] = p.aOff; P[8] = p.lda; P[9] = p.strideA;
       P[10] = q ? q.off : p.bOff; P[11] = p.ldb; P[12] = p.strideB;
       P[13] = p.cOff; P[14] = p.ldc; P[15] = p.strideC; P[16] = p.batch;
       // The compressed B goes over as its own typed arrays (no copy); the kernels convert while reading.
-      if (p.bias) {
-        P[17] = p.biasOff ?? 0;
-        A.gemmBias(p.a as Float32Array, p.b as Float32Array, p.c as Float32Array, p.bias as Float32Array, P);
-      } else if (!q) A.gemm(p.a as Float32Array, p.b as Float32Array, p.c as Float32Array, P);
-      else if (q.format === 'bf16') A.gemmBf16(p.a as Float32Array, q.data, p.c as Float32Array, P);
-      else {
+      // A bias row goes over as its own argument (offset P[18]); the kernels add it as C is first written.
+      const bias = p.bias as Float32Array | undefined;
+      if (bias) P[18] = p.biasOff ?? 0;
+      const c = p.c as Float32Array;
+      if (!q) {
+        if (bias) A.gemmBias(p.a as Float32Array, p.b as Float32Array, c, bias, P);
+        else A.gemm(p.a as Float32Array, p.b as Float32Array, c, P);
+      } else if (q.format === 'bf16') {
+        if (bias) A.gemmBf16(p.a as Float32Array, q.data, c, bias, P);
+        else A.gemmBf16(p.a as Float32Array, q.data, c, P);
+      } else {
         P[17] = q.blockSize;
-        A.gemm4bit(p.a as Float32Array, q.packed, q.code, q.absmax, p.c as Float32Array, P);
+        if (bias) A.gemm4bit(p.a as Float32Array, q.packed, q.code, q.absmax, c, bias, P);
+        else A.gemm4bit(p.a as Float32Array, q.packed, q.code, q.absmax, c, P);
       }
     },
 

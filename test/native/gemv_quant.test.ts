@@ -192,6 +192,34 @@ describe.runIf(PATHS.length > 0).each(PATHS)('native GEMV and bf16 / 4-bit B (%s
     }
   });
 
+  it('adds a bias row to a bf16 / 4-bit product as filling C with it and accumulating does, bit for bit', () => {
+    for (const threads of [1, 2]) {
+      usePath(simd, threads, 'quantized B with a bias');
+      const nb = native();
+      // The packed GEMM (bias in the micro-kernels) and the GEMV (bias filled first), both layouts.
+      for (const [M, N, K] of [[70, 100, 300], [3, 100, 300]] as const) {
+        for (const transB of [true, false]) {
+          for (const format of ['bf16', 'nf4'] as const) {
+            const c: Case = { M, N, K, transA: false, transB, alpha: 0.5, beta: 0, batch: 2, pad: 3, off: 1, format, blockSize: 64 };
+            const { p } = build(c, 21);
+            const bias = randn(N + 4, 22);
+            const out = new Float32Array(p.c.length).fill(NaN);
+            nb.gemm({ ...p, b: out, c: out, bias, biasOff: 4 });
+            const filled = new Float32Array(p.c.length);
+            for (let bi = 0; bi < c.batch; bi++)
+              for (let r = 0; r < M; r++) filled.set(bias.subarray(4, 4 + N), p.cOff + bi * p.strideC + r * p.ldc);
+            nb.gemm({ ...p, b: filled, c: filled, beta: 1 });
+            for (let bi = 0; bi < c.batch; bi++)
+              for (let r = 0; r < M; r++) {
+                const at = p.cOff + bi * p.strideC + r * p.ldc;
+                expectBitwise(out.subarray(at, at + N), filled.subarray(at, at + N), `${format} ${M}x${N}x${K} transB=${transB} row ${bi}.${r}`);
+              }
+          }
+        }
+      }
+    }
+  });
+
   it('rejects a 4-bit B whose bytes or blocks do not cover the shape', () => {
     usePath(simd, 2, 'gemm4bit bounds');
     const c: Case = { M: 1, N: 8, K: 64, transA: false, transB: true, alpha: 1, beta: 0, batch: 1, pad: 0, off: 0, format: 'nf4', blockSize: 64 };
