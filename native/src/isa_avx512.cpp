@@ -87,6 +87,58 @@ void ukr(long kc, const float* A, const float* B, float* C, long ldc, float alph
     }
 }
 
+// Edge tiles: an mr×nr corner of C (mr <= MR, nr < NR, or a full-width tile with mr < MR) straight from the
+// same packed panels, with NV = ceil(nr / 16) vectors a row instead of 3 and masked loads and stores, so a
+// 64-wide product (attention's head dimension: 48 + 16) does not compute 96 columns and merge 16 of them through
+// a buffer. Each element gets the same operations in the same order as in ukr.
+template <int NV>
+void ukr_nv(long kc, const float* A, const float* B, float* C, long ldc, float alpha, float beta, const float* bias,
+            long mr, long nr) {
+  __m512 c[MR][NV];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 3
+    for (int j = 0; j < NV; ++j) c[i][j] = _mm512_setzero_ps();
+  for (long k = 0; k < kc; ++k) {
+    __m512 b[NV];
+#pragma GCC unroll 3
+    for (int j = 0; j < NV; ++j) b[j] = _mm512_load_ps(B + 16 * j);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      __m512 a = _mm512_set1_ps(A[i]);
+#pragma GCC unroll 3
+      for (int j = 0; j < NV; ++j) c[i][j] = _mm512_fmadd_ps(a, b[j], c[i][j]);
+    }
+    A += MR;
+    B += NR;
+  }
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  const bool useC = beta != 0.f;
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) {
+    if (i >= mr) break;
+#pragma GCC unroll 3
+    for (int j = 0; j < NV; ++j) {
+      long left = nr - 16 * j;
+      __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+      float* p = C + i * ldc + j * 16;
+      __m512 r = _mm512_mul_ps(va, c[i][j]);
+      if (useC) r = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m, p), r);
+      if (bias) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, bias + j * 16));
+      _mm512_mask_storeu_ps(p, m, r);
+    }
+  }
+}
+
+// The edge tiles gemm.inc's driver hands over (it merges through a buffer when this returns false).
+bool ukr_edge(long kc, const float* A, const float* B, float* C, long ldc, float alpha, float beta, const float* bias,
+              long mr, long nr) {
+  if (nr <= 16) ukr_nv<1>(kc, A, B, C, ldc, alpha, beta, bias, mr, nr);
+  else if (nr <= 32) ukr_nv<2>(kc, A, B, C, ldc, alpha, beta, bias, mr, nr);
+  else ukr_nv<3>(kc, A, B, C, ldc, alpha, beta, bias, mr, nr);
+  return true;
+}
+
 // Independent FMA chains on registers only: the core's FMA throughput for this ISA. Named variables rather
 // than an array, so the compiler cannot turn the chains into a loop over memory.
 double hsum(__m512 v) {
