@@ -187,6 +187,7 @@ void read_bias(const Args& a, size_t at, FtGemm* g, const char* fn) {
   Arr bias = F(a.v[at], (f + ": bias must be a Float32Array").c_str());
   if (a.np < 19) fail((f + " params").c_str());
   if (g->beta != 0.f) fail((f + ": a bias needs beta = 0").c_str());
+  if (!(a.P[18] >= 0) || a.P[18] != floor(a.P[18])) fail((f + ": the bias offset must be a non-negative integer").c_str());
   double bshape[1] = {(double)g->N}, bstride[1] = {1};
   need_span(bias, a.P[18], 1, bshape, bstride, (f + ": bias is shorter than N").c_str());
   g->bias = fp(bias, a.P[18]);
@@ -1137,6 +1138,14 @@ FN(js_decode_step) {
       cap = (long)(ci.len / (size_t)plan->B);
       if (cap < 1 || cap > plan->V || ci.len != (size_t)(cap * plan->B) || cv.len < ci.len)
         fail("decodeStep: candIdx must hold B x cap entries (1 <= cap <= V), candVal as many");
+      // The selection reads the logits while it writes the candidates: no two of them may share memory.
+      auto apart = [](const void* a, size_t an, const void* b, size_t bn) {
+        const char *x = static_cast<const char*>(a), *y = static_cast<const char*>(b);
+        return x + an <= y || y + bn <= x;
+      };
+      const size_t lb = len * 4, ib = ci.len * 4, vb = cv.len * 4;
+      if (!apart(out, lb, ci.p, ib) || !apart(out, lb, cv.p, vb) || !apart(ci.p, ib, cv.p, vb))
+        fail("decodeStep: out, candIdx and candVal must not overlap");
     }
     float* logits = static_cast<float*>(out);
     plan->step(ip(ids), ip(pos), (long)S, nullptr, logits);

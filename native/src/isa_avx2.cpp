@@ -46,7 +46,7 @@ void ukr(long kc, const float* A, const float* B, float* C, long ldc, float alph
     A += MR;
     B += NR;
   }
-  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta), one = _mm256_set1_ps(1.f);
   const bool useC = beta != 0.f;
   __m256 rows[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
   for (int i = 0; i < MR; ++i)
@@ -54,7 +54,9 @@ void ukr(long kc, const float* A, const float* B, float* C, long ldc, float alph
       float* p = C + i * ldc + j * 8;
       __m256 r = _mm256_mul_ps(va, rows[i][j]);
       if (useC) r = _mm256_fmadd_ps(vb, _mm256_loadu_ps(p), r);
-      if (bias) r = _mm256_add_ps(r, _mm256_loadu_ps(bias + j * 8));
+      // An FMA by one, not an add: a plain add after the multiply may be contracted into one FMA, one
+      // rounding fewer than filling C with the bias and accumulating gives.
+      if (bias) r = _mm256_fmadd_ps(one, _mm256_loadu_ps(bias + j * 8), r);
       _mm256_storeu_ps(p, r);
     }
 }

@@ -74,7 +74,7 @@ void ukr(long kc, const float* A, const float* B, float* C, long ldc, float alph
     A += MR;
     B += NR;
   }
-  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta), one = _mm512_set1_ps(1.f);
   const bool useC = beta != 0.f;
   __m512 rows[MR][3] = {{c00, c01, c02}, {c10, c11, c12}, {c20, c21, c22}, {c30, c31, c32}, {c40, c41, c42}, {c50, c51, c52}, {c60, c61, c62}, {c70, c71, c72}};
   for (int i = 0; i < MR; ++i)
@@ -82,7 +82,9 @@ void ukr(long kc, const float* A, const float* B, float* C, long ldc, float alph
       float* p = C + i * ldc + j * 16;
       __m512 r = _mm512_mul_ps(va, rows[i][j]);
       if (useC) r = _mm512_fmadd_ps(vb, _mm512_loadu_ps(p), r);
-      if (bias) r = _mm512_add_ps(r, _mm512_loadu_ps(bias + j * 16));
+      // An FMA by one, not an add: a plain add after the multiply may be contracted into one FMA, one
+      // rounding fewer than filling C with the bias and accumulating gives.
+      if (bias) r = _mm512_fmadd_ps(one, _mm512_loadu_ps(bias + j * 16), r);
       _mm512_storeu_ps(p, r);
     }
 }
@@ -112,7 +114,7 @@ void ukr_nv(long kc, const float* A, const float* B, float* C, long ldc, float a
     A += MR;
     B += NR;
   }
-  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta), one = _mm512_set1_ps(1.f);
   const bool useC = beta != 0.f;
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) {
@@ -124,7 +126,7 @@ void ukr_nv(long kc, const float* A, const float* B, float* C, long ldc, float a
       float* p = C + i * ldc + j * 16;
       __m512 r = _mm512_mul_ps(va, c[i][j]);
       if (useC) r = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m, p), r);
-      if (bias) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, bias + j * 16));
+      if (bias) r = _mm512_fmadd_ps(one, _mm512_maskz_loadu_ps(m, bias + j * 16), r);  // as in ukr
       _mm512_mask_storeu_ps(p, m, r);
     }
   }

@@ -87,8 +87,9 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null, layout: 'out_in' 
   const out = empty(outShape, dtype);
   const be = backendFor(out.buf);
   const wT = layout === 'out_in';
-  // The bias goes in with the product (added as C is first written), not as a pass filling C beforehand.
-  const bc = b?.contiguous();
+  // The bias goes in with the product (added as C is first written), not as a pass filling C beforehand; in
+  // the output's dtype, as filling C with it converted it.
+  const bc = b ? (b.dtype === dtype ? b : b.to(dtype)).contiguous() : undefined;
   be.gemm({
     transA: false, transB: wT, M: N, N: outF, K: inF, alpha: 1, beta: 0,
     a: xc.buf, aOff: xc.offset, lda: inF, strideA: 0,
@@ -194,7 +195,7 @@ function linearBf16Weight(x: Tensor, w: Tensor, b: Tensor | null, layout: 'out_i
   const N = x.size / inF;
   const out = empty([...x.shape.slice(0, -1), outF], 'f32');
   const wT = layout === 'out_in';
-  const bc = b?.contiguous();
+  const bc = b ? (b.dtype === 'f32' ? b : b.to('f32')).contiguous() : undefined;
   backendFor(out.buf).gemm({
     transA: false, transB: wT, M: N, N: outF, K: inF, alpha: 1, beta: 0,
     a: xc.buf, aOff: xc.offset, lda: inF, strideA: 0,

@@ -253,6 +253,8 @@ describe.runIf(onNative)('GPT-2 native decode step', () => {
     expect(() => addon.addon.decodeStep(plan, Int32Array.of(1), Int32Array.of(0), 1, new Int32Array(1) as unknown as Float32Array, idx, val)).toThrow(/candidates come with the logits/);
     expect(() => addon.addon.decodeStep(plan, Int32Array.of(1), Int32Array.of(0), 1, f(10), new Int32Array(11), f(11))).toThrow(/1 <= cap <= V/);
     expect(() => addon.addon.decodeStep(plan, Int32Array.of(1), Int32Array.of(0), 1, f(10), idx, f(3))).toThrow(/candVal as many/);
+    const shared = new Float32Array(14);
+    expect(() => addon.addon.decodeStep(plan, Int32Array.of(1), Int32Array.of(0), 1, shared.subarray(0, 10), idx, shared.subarray(8, 12))).toThrow(/must not overlap/);
     (arrays[4] as Float32Array)[3 * 8] = NaN;
     const nanPlan = addon.addon.gpt2DecodePlan(arrays, P);
     addon.addon.decodeStep(nanPlan, Int32Array.of(1), Int32Array.of(0), 1, f(10), idx, val);

@@ -35,3 +35,20 @@ describe('addLinear', () => {
     expect([...plain.flatBuf()]).not.toEqual([...got.flatBuf()]); // autocast really rounds
   });
 });
+
+describe('linear with a bias', () => {
+  it('takes a bias of another float dtype, converted to the output as filling the rows converted it', () => {
+    const b32 = fromArray(Float32Array.of(0.1, -0.3), [2]);
+    const b64 = fromArray(Float64Array.of(0.1, -0.3), [2]);
+    for (const layout of ['out_in', 'in_out'] as const) {
+      const wl = layout === 'out_in' ? w() : fromArray(Float32Array.of(0.5, 0.25, -1, 1, 2, -0.5), [3, 2]);
+      const want = noGrad(() => linear(x(), wl, b32, layout));
+      const got = noGrad(() => linear(x(), wl, b64, layout));
+      expect(got.dtype).toBe('f32');
+      expect([...got.flatBuf()]).toEqual([...want.flatBuf()]);
+      // The bias row on every row of x·W.
+      const bare = noGrad(() => linear(x(), wl, null, layout)).flatBuf();
+      expect([...want.flatBuf()]).toEqual([...bare].map((v, i) => Math.fround(v + (i % 2 ? Math.fround(-0.3) : Math.fround(0.1)))));
+    }
+  });
+});
