@@ -24,7 +24,7 @@
 namespace {
 
 const int kMaxThreads = 2;  // the calling thread plus one worker
-const int kSlots = 11;
+const int kSlots = 14;
 
 std::atomic<uint64_t> g_generation{0};
 std::atomic<int> g_done{0};
