@@ -166,19 +166,6 @@ FtGemm read_gemm(const Args& a, const Arr& A, const Arr* C, BSpan* bs) {
   return g;
 }
 
-FN(js_gemm) {
-  Args a = read_args(info, 4);
-  Arr A = F(a.v[0], "gemm: a must be a Float32Array"), B = F(a.v[1], "gemm: b must be a Float32Array"),
-      C = F(a.v[2], "gemm: c must be a Float32Array");
-  BSpan bs;
-  FtGemm g = read_gemm(a, A, &C, &bs);
-  if (g.K > 0) need_span(B, a.P[10], 3, bs.shape, bs.strides, "gemm: b is too small for the given shape");
-  g.b = fp(B, a.P[10]);
-  g.bfmt = FT_B_F32;
-  K().gemm(&g);
-  return undef();
-}
-
 // The optional bias argument of a GEMM entry point (v[at], when given): N values from P[18], added to every row of
 // C as it is first written, with beta 0. (The same bits as filling C's rows with the bias, then beta = 1.)
 void read_bias(const Args& a, size_t at, FtGemm* g, const char* fn) {
@@ -193,15 +180,16 @@ void read_bias(const Args& a, size_t at, FtGemm* g, const char* fn) {
   g->bias = fp(bias, a.P[18]);
 }
 
-// gemmBias(a, b, c, bias, P): gemm with a bias row (read_bias).
-FN(js_gemm_bias) {
-  Args a = read_args(info, 5);
-  Arr A = F(a.v[0], "gemmBias: a must be a Float32Array"), B = F(a.v[1], "gemmBias: b must be a Float32Array"),
-      C = F(a.v[2], "gemmBias: c must be a Float32Array");
+// gemm(a, b, c[, bias], P), also exported as gemmBias (the name the loader checks for, so an addon built before
+// the bias existed is refused as out of date rather than failing on its argument count).
+FN(js_gemm) {
+  Args a = read_args(info, 4, 1);
+  Arr A = F(a.v[0], "gemm: a must be a Float32Array"), B = F(a.v[1], "gemm: b must be a Float32Array"),
+      C = F(a.v[2], "gemm: c must be a Float32Array");
   BSpan bs;
   FtGemm g = read_gemm(a, A, &C, &bs);
-  read_bias(a, 3, &g, "gemmBias");
-  if (g.K > 0) need_span(B, a.P[10], 3, bs.shape, bs.strides, "gemmBias: b is too small for the given shape");
+  read_bias(a, 3, &g, "gemm");
+  if (g.K > 0) need_span(B, a.P[10], 3, bs.shape, bs.strides, "gemm: b is too small for the given shape");
   g.b = fp(B, a.P[10]);
   g.bfmt = FT_B_F32;
   K().gemm(&g);
@@ -1202,7 +1190,7 @@ NAPI_MODULE_INIT() {
     napi_callback fn;
   } fns[] = {
       {"gemm", js_gemm},
-      {"gemmBias", js_gemm_bias},
+      {"gemmBias", js_gemm},
       {"gemmBf16", js_gemm_bf16},
       {"gemm4bit", js_gemm_4bit},
       {"gemmArgmax", js_gemm_argmax},

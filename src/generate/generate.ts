@@ -21,7 +21,7 @@ import { fromArray, type Tensor } from '../tensor/tensor.js';
 import type { CausalLM } from '../models/common.js';
 import type { TokenConstraint } from './constrained.js';
 import { withDecodeWorker } from './decode_worker.js';
-import { candidateCount, kthLargest, nucleus, sampleCandidates, topCandidates, type Candidates } from './select.js';
+import { candidateCount, drawFromScores, kthLargest, sampleCandidates, topCandidates, type Candidates } from './select.js';
 
 export interface GenerateOptions {
   maxNewTokens: number;
@@ -269,33 +269,6 @@ export function pickToken(
     const kth = kthLargest(logits, k);
     for (let i = 0; i < V; i++) if (logits[i]! < kth) logits[i] = -Infinity;
   }
-  // softmax
-  let m = -Infinity;
-  for (let i = 0; i < V; i++) m = Math.max(m, logits[i]!);
-  const probs = new Float64Array(V);
-  let z = 0;
-  for (let i = 0; i < V; i++) z += probs[i] = Math.exp(logits[i]! - m);
-  for (let i = 0; i < V; i++) probs[i] = probs[i]! / z;
-  const p = opts.topP ?? 1;
-  if (p < 1) {
-    // Keep the most likely tokens until their mass reaches p (at least one).
-    const keep = new Uint8Array(V);
-    for (const i of nucleus(probs, p)) keep[i] = 1;
-    let z2 = 0;
-    for (let i = 0; i < V; i++) {
-      if (!keep[i]) probs[i] = 0;
-      z2 += probs[i]!;
-    }
-    for (let i = 0; i < V; i++) probs[i] = probs[i]! / z2;
-  }
-  const u = rng.uniform53();
-  let acc = 0;
-  let last = 0;
-  for (let i = 0; i < V; i++) {
-    if (probs[i]! <= 0) continue;
-    acc += probs[i]!;
-    last = i;
-    if (u < acc) return i;
-  }
-  return last;
+  const at = drawFromScores(logits, -Infinity, opts.topP ?? 1, rng);
+  return at < 0 ? 0 : at;
 }

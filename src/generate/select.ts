@@ -196,18 +196,30 @@ export function sampleCandidates(
     if (!Number.isFinite(s[i]!)) return null;
   }
   const kth = kthLargest(s, topK);
-  let m = -Infinity;
   let below = false;
-  for (let i = 0; i < n; i++) {
-    if (s[i]! < kth) below = true;
-    else m = Math.max(m, s[i]!);
-  }
+  for (let i = 0; i < n; i++) if (s[i]! < kth) below = true;
   if (!below && n < vocab) return null;
+  const at = drawFromScores(s, kth, topP, rng);
+  return at < 0 ? 0 : c.index[at]!;
+}
+
+/**
+ * pickToken's last steps over float64 scores in index order: a softmax over the entries >= `floor` (every entry,
+ * NaN included, when floor is -Infinity: pickToken has already set what top-k drops to -Infinity), the top-p
+ * nucleus when topP < 1, then one uniform draw walked through the running sums. The excluded entries would only
+ * add exact zeros. Returns the drawn position, or -1 when no probability is positive.
+ */
+export function drawFromScores(s: Float64Array, floor: number, topP: number, rng: { uniform53(): number }): number {
+  const n = s.length;
+  const all = floor === -Infinity;
+  let m = -Infinity;
+  for (let i = 0; i < n; i++) if (all || s[i]! >= floor) m = Math.max(m, s[i]!);
   const probs = new Float64Array(n);
   let z = 0;
-  for (let i = 0; i < n; i++) if (s[i]! >= kth) z += probs[i] = Math.exp(s[i]! - m);
+  for (let i = 0; i < n; i++) if (all || s[i]! >= floor) z += probs[i] = Math.exp(s[i]! - m);
   for (let i = 0; i < n; i++) probs[i] = probs[i]! / z;
   if (topP < 1) {
+    // Keep the most likely tokens until their mass reaches topP (at least one).
     const keep = new Uint8Array(n);
     for (const i of nucleus(probs, topP)) keep[i] = 1;
     let z2 = 0;
@@ -219,12 +231,12 @@ export function sampleCandidates(
   }
   const u = rng.uniform53();
   let acc = 0;
-  let last = 0;
+  let last = -1;
   for (let i = 0; i < n; i++) {
     if (probs[i]! <= 0) continue;
     acc += probs[i]!;
-    last = c.index[i]!;
-    if (u < acc) return last;
+    last = i;
+    if (u < acc) return i;
   }
   return last;
 }

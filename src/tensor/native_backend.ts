@@ -35,7 +35,8 @@ import { biasAsAccumulate, gemmArgmaxVia } from './ts_backend/gemm.js';
 /** The addon's exports (see native/src/addon.cpp): typed arrays first, numbers packed in a Float64Array. */
 export interface NativeAddon {
   gemm(a: Float32Array, b: Float32Array, c: Float32Array, p: Float64Array): void;
-  /** gemm plus a bias row added to every row of C, beta 0 (P as gemm's; P[18] = element offset into bias). */
+  /** gemm plus a bias row added to every row of C, beta 0 (P as gemm's; P[18] = element offset into bias): the
+   * addon's gemm with its optional bias argument, under a name of its own that the loader checks for. */
   gemmBias(a: Float32Array, b: Float32Array, c: Float32Array, bias: Float32Array, p: Float64Array): void;
   /** gemm with B as bf16 bits (P as gemm's; P[10] = element offset into b), optionally with a bias as gemmBias. */
   gemmBf16(a: Float32Array, b: Uint16Array, c: Float32Array, p: Float64Array): void;
