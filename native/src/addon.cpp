@@ -939,6 +939,15 @@ const float* plan_f32(DecodePlan* plan, napi_value list, uint32_t i, double coun
   return plan_array(plan, list, i, count, false, nullable, what).f32;
 }
 
+// A projection: its weight (out × in elements, f32 or bf16) at arrays[i] and its f32 bias (out) at arrays[i + 1],
+// named "<name> weight" and "<name> bias" in errors; the bias may be null when `optional_bias`.
+void plan_linear(DecodePlan* plan, napi_value list, uint32_t i, double out, double in, const char* name,
+                 bool optional_bias, FtWeight* w, const float** b) {
+  const std::string n(name);
+  *w = plan_array(plan, list, i, out * in, true, false, (n + " weight").c_str());
+  *b = plan_f32(plan, list, i + 1, out, (n + " bias").c_str(), optional_bias);
+}
+
 // The arrays argument: a JS array of exactly `fixed + per * L` entries.
 napi_value plan_list(napi_value v, double fixed, double per, double L, const char* msg) {
   bool isArr = false;
@@ -1008,16 +1017,12 @@ FN(js_gpt2_plan) {
       const uint32_t o = 6 + 14 * l;
       y.ln1_w = plan_f32(plan, list, o + 0, C, "ln_1 weight");
       y.ln1_b = plan_f32(plan, list, o + 1, C, "ln_1 bias");
-      y.attn = plan_array(plan, list, o + 2, C * 3 * C, true, false, "attn.c_attn weight");
-      y.attn_b = plan_f32(plan, list, o + 3, 3 * C, "attn.c_attn bias");
-      y.proj = plan_array(plan, list, o + 4, C * C, true, false, "attn.c_proj weight");
-      y.proj_b = plan_f32(plan, list, o + 5, C, "attn.c_proj bias");
+      plan_linear(plan, list, o + 2, 3 * C, C, "attn.c_attn", false, &y.attn, &y.attn_b);
+      plan_linear(plan, list, o + 4, C, C, "attn.c_proj", false, &y.proj, &y.proj_b);
       y.ln2_w = plan_f32(plan, list, o + 6, C, "ln_2 weight");
       y.ln2_b = plan_f32(plan, list, o + 7, C, "ln_2 bias");
-      y.fc = plan_array(plan, list, o + 8, C * F, true, false, "mlp.c_fc weight");
-      y.fc_b = plan_f32(plan, list, o + 9, F, "mlp.c_fc bias");
-      y.fc2 = plan_array(plan, list, o + 10, F * C, true, false, "mlp.c_proj weight");
-      y.fc2_b = plan_f32(plan, list, o + 11, C, "mlp.c_proj bias");
+      plan_linear(plan, list, o + 8, F, C, "mlp.c_fc", false, &y.fc, &y.fc_b);
+      plan_linear(plan, list, o + 10, C, F, "mlp.c_proj", false, &y.fc2, &y.fc2_b);
       y.k_cache = const_cast<float*>(plan_f32(plan, list, o + 12, B * T * C, "key cache"));
       y.v_cache = const_cast<float*>(plan_f32(plan, list, o + 13, B * T * C, "value cache"));
     }
@@ -1054,21 +1059,14 @@ FN(js_llama_plan) {
       FtLlamaLayer& y = plan->layers[l];
       const uint32_t o = 6 + 18 * l;
       y.in_norm = plan_f32(plan, list, o + 0, C, "input_layernorm weight");
-      y.q = plan_array(plan, list, o + 1, QD * C, true, false, "q_proj weight");
-      y.q_b = plan_f32(plan, list, o + 2, QD, "q_proj bias", true);
-      y.k = plan_array(plan, list, o + 3, KD * C, true, false, "k_proj weight");
-      y.k_b = plan_f32(plan, list, o + 4, KD, "k_proj bias", true);
-      y.v = plan_array(plan, list, o + 5, KD * C, true, false, "v_proj weight");
-      y.v_b = plan_f32(plan, list, o + 6, KD, "v_proj bias", true);
-      y.o = plan_array(plan, list, o + 7, C * QD, true, false, "o_proj weight");
-      y.o_b = plan_f32(plan, list, o + 8, C, "o_proj bias", true);
+      plan_linear(plan, list, o + 1, QD, C, "q_proj", true, &y.q, &y.q_b);
+      plan_linear(plan, list, o + 3, KD, C, "k_proj", true, &y.k, &y.k_b);
+      plan_linear(plan, list, o + 5, KD, C, "v_proj", true, &y.v, &y.v_b);
+      plan_linear(plan, list, o + 7, C, QD, "o_proj", true, &y.o, &y.o_b);
       y.post_norm = plan_f32(plan, list, o + 9, C, "post_attention_layernorm weight");
-      y.gate = plan_array(plan, list, o + 10, F * C, true, false, "gate_proj weight");
-      y.gate_b = plan_f32(plan, list, o + 11, F, "gate_proj bias", true);
-      y.up = plan_array(plan, list, o + 12, F * C, true, false, "up_proj weight");
-      y.up_b = plan_f32(plan, list, o + 13, F, "up_proj bias", true);
-      y.down = plan_array(plan, list, o + 14, C * F, true, false, "down_proj weight");
-      y.down_b = plan_f32(plan, list, o + 15, C, "down_proj bias", true);
+      plan_linear(plan, list, o + 10, F, C, "gate_proj", true, &y.gate, &y.gate_b);
+      plan_linear(plan, list, o + 12, F, C, "up_proj", true, &y.up, &y.up_b);
+      plan_linear(plan, list, o + 14, C, F, "down_proj", true, &y.down, &y.down_b);
       y.k_cache = const_cast<float*>(plan_f32(plan, list, o + 16, B * T * KD, "key cache"));
       y.v_cache = const_cast<float*>(plan_f32(plan, list, o + 17, B * T * KD, "value cache"));
       const double w = P[11 + l];
