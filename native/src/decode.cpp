@@ -4,10 +4,10 @@
 // A decoded token of GPT-2 124M is ~150 kernel calls, and in JS each one builds tensors, views and parameter
 // blocks around the kernel: ~1-1.5 ms a token of glue against ~15-20 ms of kernels, time in which the memory
 // streams nothing. Here the same calls run back to back from C. Nothing is computed differently: the kernels,
-// their order and their arguments are those the model's forward makes for a one-position batch (the bias rows
-// written first and the product added to them, the keys and values copied into the caches, attention over the
-// cached positions with the same views, the residual adds), so a step gives the same bits as the JS path, which
-// the tests hold it to.
+// their order and their arguments are those the model's forward makes for a one-position batch (each bias passed
+// to the GEMM with its product, the keys and values copied into the caches, attention over the cached positions
+// with the same views, the residual adds), so a step gives the same bits as the JS path, which the tests hold it
+// to.
 #include <math.h>
 #include <string.h>
 
@@ -19,18 +19,16 @@
 
 namespace {
 
-// out[B, N] = x[B, K] · op(W) + bias as linear() does it: the bias rows first and the product added to them (beta
-// 1), or without a bias the product alone (beta 0). W is [K, N] (GPT-2's Conv1D) or, with out_in, [N, K]
-// (nn.Linear).
+// out[B, N] = x[B, K] · op(W) + bias as linear() does it: the bias goes to the GEMM with the product (beta 0).
+// W is [K, N] (GPT-2's Conv1D) or, with out_in, [N, K] (nn.Linear).
 void linear(const FtKernels* k, const float* x, long B, long K, long N, FtWeight w, const float* bias, bool out_in,
             float* out) {
-  if (bias)
-    for (long b = 0; b < B; ++b) memcpy(out + b * N, bias, sizeof(float) * N);
   FtGemm g;
   memset(&g, 0, sizeof g);
   g.transB = out_in;
   g.M = B, g.N = N, g.K = K;
-  g.alpha = 1.f, g.beta = bias ? 1.f : 0.f;
+  g.alpha = 1.f, g.beta = 0.f;
+  g.bias = bias;
   g.a = x, g.lda = K;
   g.ldb = out_in ? K : N;
   g.c = out, g.ldc = N;
