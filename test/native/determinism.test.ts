@@ -8,8 +8,9 @@ import { PATHS, expectBitwise, native, randn, usePath } from './helpers.js';
 function workload(): Float32Array[] {
   const nb = native();
   const out: Float32Array[] = [];
-  // GEMMs that take each threading mode: split by columns, by rows, and whole matrices per thread.
-  for (const [M, N, K, batch] of [[512, 768, 768, 1], [700, 40, 300, 1], [64, 64, 64, 24]]) {
+  // GEMMs that take each threading mode: split by columns, by rows, whole matrices per thread, and by depth
+  // (K > 2M where rows would be split, K > 2N where columns would).
+  for (const [M, N, K, batch] of [[512, 768, 768, 1], [700, 40, 300, 1], [64, 64, 64, 24], [96, 40, 901, 1], [8, 200, 1000, 1]]) {
     const a = randn(M * K * batch, M), b = randn(K * N * batch, N), c = new Float32Array(M * N * batch);
     nb.gemm({ transA: false, transB: true, M, N, K, alpha: 1, beta: 0, a, aOff: 0, lda: K, strideA: M * K, b, bOff: 0, ldb: K, strideB: N * K, c, cOff: 0, ldc: N, strideC: M * N, batch });
     out.push(c);

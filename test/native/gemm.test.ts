@@ -70,6 +70,11 @@ CASES.push({ M: 8, N: 8, K: 64, transA: false, transB: true, alpha: 1, beta: 1, 
 CASES.push({ M: 300, N: 5, K: 77, transA: true, transB: false, alpha: 0.5, beta: 0.75, batch: 1, broadcastB: false, pad: 3, off: 11 });
 CASES.push({ M: 260, N: 12, K: 40, transA: false, transB: true, alpha: -1, beta: 1, batch: 1, broadcastB: false, pad: 1, off: 5 });
 CASES.push({ M: 512, N: 96, K: 768, transA: false, transB: false, alpha: 1, beta: 0, batch: 1, broadcastB: false, pad: 0, off: 0 });
+// Deep products split by depth on 2 threads (K > 2M where rows would be split, K > 2N where columns would): odd
+// halves, transposes, beta, padded rows.
+CASES.push({ M: 100, N: 50, K: 701, transA: true, transB: false, alpha: 0.5, beta: 0.75, batch: 1, broadcastB: false, pad: 3, off: 11 });
+CASES.push({ M: 100, N: 50, K: 700, transA: false, transB: true, alpha: 1, beta: 0, batch: 1, broadcastB: false, pad: 0, off: 0 });
+CASES.push({ M: 8, N: 200, K: 1001, transA: false, transB: false, alpha: -1, beta: 1, batch: 1, broadcastB: false, pad: 1, off: 5 });
 
 describe.runIf(PATHS.length > 0).each(PATHS)('native gemm (%s)', (simd) => {
   for (const [threads, sharedB] of [[1, false], [2, false], [2, true]] as const) {
