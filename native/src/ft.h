@@ -18,8 +18,9 @@ void ft_set_threads(int n);
 // Waits until both threads of the current 2-thread ft_parallel call reach it. Only for tasks run with nthreads == 2.
 void ft_barrier(void);
 // A per-thread, 64-byte aligned scratch buffer that only grows; `slot` separates independent uses.
-// Slots: 0, 1 GEMM packing; 2, 3 norms/attention; 4, 5 shared packed B; 6 decoded B rows (bf16/4-bit);
-// 7 GEMV accumulators; 8 GEMV gathered A; 9 GEMV partial sums of a split over k.
+// Slots: 0, 1 GEMM packing; 2, 3 norms/attention; 4, 5 shared packed B (4 also the depth split's second sum);
+// 6 decoded B rows (bf16/4-bit); 7 GEMV accumulators; 8 GEMV gathered A; 9 GEMV partial sums of a split over k;
+// 10 a narrow product's transpose; 11-13 attention's packed keys and values.
 float* ft_scratch(int tid, int slot, size_t floats);
 // How long the worker spins after a task before it sleeps (microseconds; default 200). Decode loops raise it
 // so the worker stays hot between tokens; returns the previous value.

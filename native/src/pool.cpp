@@ -50,10 +50,12 @@ struct Scratch {
 // serially with tid 0 on whatever thread made it, and must not share buffers with the pool's caller.
 thread_local Scratch t_scratch[kSlots];
 
-// Sense-reversing barrier for the two pool threads inside one ft_parallel call (shared GEMM packing).
+// Sense-reversing barrier for the two pool threads inside one ft_parallel call (the shared packed B, the depth
+// split of a GEMM). Each arrival reads the phase to wait for from the shared sense, which cannot flip before this
+// thread has arrived: a phase kept per OS thread goes out of step with the worker's as soon as another JS thread
+// (worker_threads) holds the pool, and then lets one side through early or never.
 std::atomic<int> g_bar_count{0};
 std::atomic<int> g_bar_sense{0};
-thread_local int t_sense = 0;
 
 // Spin ~200 µs before sleeping by default: long enough to bridge the JS glue between consecutive kernels.
 // Token-by-token generation leaves longer gaps (sampling, the JS of a whole step), so it may raise this for the
@@ -254,14 +256,14 @@ size_t ft_huge_pages(void* p, size_t bytes, bool collapse) {
 }
 
 void ft_barrier(void) {
-  t_sense ^= 1;
+  const int sense = g_bar_sense.load(std::memory_order_acquire) ^ 1;
   if (g_bar_count.fetch_add(1, std::memory_order_acq_rel) == 1) {
     g_bar_count.store(0, std::memory_order_relaxed);
-    g_bar_sense.store(t_sense, std::memory_order_release);
+    g_bar_sense.store(sense, std::memory_order_release);
     return;
   }
   int n = 0;
-  while (g_bar_sense.load(std::memory_order_acquire) != t_sense) {
+  while (g_bar_sense.load(std::memory_order_acquire) != sense) {
     if (++n < 4096) _mm_pause();
     else sched_yield();
   }
